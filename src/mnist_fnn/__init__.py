@@ -1,0 +1,4 @@
+"""mnist-fnn
+"""
+
+__version__ = "0.1"
