@@ -1,4 +1,3 @@
-"""mnist-fnn
-"""
+"""A NumPy feed-forward network trained on MNIST as a reproducible Kedro project."""
 
-__version__ = "0.1"
+__version__ = "0.1.0"

@@ -1,0 +1,275 @@
+"""Nodes that train one network configuration and evaluate it on the test set."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import sys
+import time
+from contextlib import nullcontext
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from mnist_fnn.epoch_listeners import notify_epoch_end
+from mnist_fnn.fnn import FeedForwardNetwork, train
+
+logger = logging.getLogger(__name__)
+
+# Keys of the merged configuration that the network's constructor takes; the rest
+# go to the training loop.
+_NETWORK_KEYS = ("hidden_sizes", "activation", "leaky_relu_slope", "initialization")
+_TRAINING_KEYS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "learning_rate",
+    "beta1",
+    "beta2",
+    "epsilon",
+    "weight_decay",
+    "loss",
+)
+_RECORDED_PACKAGES = ("mnist_fnn", "numpy", "pandas", "kedro", "kedro-datasets")
+
+
+def resolve_configuration(
+    defaults: dict[str, Any], configuration: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge one configuration's settings over the shared training defaults.
+
+    Args:
+        defaults: The ``training`` parameters shared by every configuration.
+        configuration: One entry of ``configurations``; its keys win.
+
+    Returns:
+        A new dictionary with every training setting of the configuration.
+    """
+    return {**defaults, **configuration}
+
+
+def train_model(  # noqa: PLR0917
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_validation: np.ndarray,
+    y_validation: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    defaults: dict[str, Any],
+    configuration: dict[str, Any],
+) -> tuple[FeedForwardNetwork, pd.DataFrame]:
+    """Train one network configuration with mini-batch gradient descent.
+
+    The network's ``training_config`` records what reproduces the run: the merged
+    parameters (seed included), the SHA-256 and shape of every input array, package
+    versions and timings. It is saved with the model.
+
+    Args:
+        x_train: Training features, shape (n, 784), float32 in [0, 1].
+        y_train: One-hot training targets, shape (n, 10).
+        x_validation: Validation features, evaluated after every epoch.
+        y_validation: One-hot validation targets.
+        x_test: Test features, whose accuracy is recorded after every epoch.
+        y_test: One-hot test targets.
+        defaults: The shared ``training`` parameters.
+        configuration: This configuration's overrides (``hidden_sizes`` at least).
+
+    Returns:
+        The trained network and its per-epoch history, one row per epoch.
+    """
+    settings = resolve_configuration(defaults, configuration)
+    rng = np.random.default_rng(settings["seed"])
+    network = FeedForwardNetwork(
+        input_size=x_train.shape[1],
+        output_size=y_train.shape[1],
+        dtype=settings.get("dtype", "float32"),
+        rng=rng,
+        **{key: settings[key] for key in _NETWORK_KEYS if key in settings},
+    )
+    validation_data = (x_validation, y_validation) if len(x_validation) else None
+
+    started = time.perf_counter()
+    with _batch_progress(settings["epochs"]) as batch_callbacks:
+        history = train(
+            network,
+            x_train,
+            y_train,
+            rng=rng,
+            validation_data=validation_data,
+            test_data=(x_test, y_test),
+            epoch_callbacks=(_log_epoch, notify_epoch_end),
+            batch_callbacks=batch_callbacks,
+            **{key: settings[key] for key in _TRAINING_KEYS if key in settings},
+        )
+    training_seconds = time.perf_counter() - started
+
+    network.training_config = {
+        **network.training_config,
+        "parameters": settings,
+        "data": {
+            name: _describe_array(array)
+            for name, array in (
+                ("x_train", x_train),
+                ("y_train", y_train),
+                ("x_validation", x_validation),
+                ("y_validation", y_validation),
+                ("x_test", x_test),
+                ("y_test", y_test),
+            )
+        },
+        "environment": _describe_environment(),
+        "timings": {
+            "training_seconds": training_seconds,
+            "epoch_seconds": [record["epoch_seconds"] for record in history],
+        },
+    }
+    return network, pd.DataFrame.from_records(history)
+
+
+def evaluate_model(
+    model: FeedForwardNetwork, x_test: np.ndarray, y_test: np.ndarray
+) -> dict[str, Any]:
+    """Evaluate a trained network on the test set.
+
+    Args:
+        model: The trained network.
+        x_test: Test features.
+        y_test: One-hot test targets.
+
+    Returns:
+        Test accuracy and losses, the confusion matrix (rows are true classes,
+        columns predicted classes), per-class precision, recall and F1, and the
+        model's ``training_config``.
+    """
+    scores = model.evaluate(x_test, y_test)
+    predicted = model.predict(x_test)
+    true = np.argmax(y_test, axis=1)
+    num_classes = y_test.shape[1]
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (true, predicted), 1)
+
+    true_positives = np.diag(confusion).astype(np.float64)
+    predicted_counts = confusion.sum(axis=0)
+    true_counts = confusion.sum(axis=1)
+    precision = np.divide(
+        true_positives,
+        predicted_counts,
+        out=np.zeros(num_classes),
+        where=predicted_counts > 0,
+    )
+    recall = np.divide(
+        true_positives, true_counts, out=np.zeros(num_classes), where=true_counts > 0
+    )
+    f1_denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall,
+        f1_denominator,
+        out=np.zeros(num_classes),
+        where=f1_denominator > 0,
+    )
+
+    logger.info(
+        "Test accuracy %.4f, cross-entropy %.4f, squared error %.4f",
+        scores["accuracy"],
+        scores["cross_entropy_loss"],
+        scores["squared_error_loss"],
+    )
+    return {
+        "test_accuracy": scores["accuracy"],
+        "test_cross_entropy_loss": scores["cross_entropy_loss"],
+        "test_squared_error_loss": scores["squared_error_loss"],
+        "confusion_matrix": confusion.tolist(),
+        "per_class": {
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "f1": f1.tolist(),
+            "support": true_counts.tolist(),
+        },
+        "architecture": model.architecture(),
+        "training": model.training_config,
+    }
+
+
+def _log_epoch(record: dict[str, Any]) -> None:
+    test_accuracy = record.get("test_accuracy")
+    logger.info(
+        "Epoch %d: cross-entropy %.4f, squared error %.4f, validation loss %s, "
+        "validation accuracy %s, test accuracy %s, %.2f s",
+        record["epoch"],
+        record["cross_entropy_loss"],
+        record["squared_error_loss"],
+        _format_optional(record.get("validation_loss")),
+        _format_optional(record.get("validation_accuracy")),
+        _format_optional(test_accuracy),
+        record["epoch_seconds"],
+    )
+
+
+def _format_optional(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _batch_progress(epochs: int):
+    """Return a context that yields batch callbacks drawing a progress bar.
+
+    The bar is drawn only when standard error is a terminal, so logs written to a
+    file or a CI console get the per-epoch lines alone.
+    """
+    if not sys.stderr.isatty():
+        return nullcontext(())
+    return _ProgressBar(epochs)
+
+
+class _ProgressBar:
+    def __init__(self, epochs: int):
+        self._epochs = epochs
+        self._progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            transient=True,
+        )
+        self._task = None
+
+    def __enter__(self):
+        self._progress.start()
+        return (self._advance,)
+
+    def __exit__(self, *exc_info):
+        self._progress.stop()
+
+    def _advance(self, epoch: int, step: int, steps_per_epoch: int) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task(
+                "train", total=steps_per_epoch, epoch=epoch, epochs=self._epochs
+            )
+        if step == 1:
+            self._progress.reset(self._task, total=steps_per_epoch, epoch=epoch)
+        self._progress.update(self._task, completed=step)
+
+
+def _describe_array(array: np.ndarray) -> dict[str, Any]:
+    contiguous = np.ascontiguousarray(array)
+    return {
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "sha256": hashlib.sha256(contiguous.data).hexdigest(),
+    }
+
+
+def _describe_environment() -> dict[str, Any]:
+    packages = {}
+    for name in _RECORDED_PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": packages,
+    }

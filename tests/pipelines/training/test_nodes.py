@@ -1,0 +1,201 @@
+"""Tests for the training and evaluation nodes on a slice of the real MNIST."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_fnn.datasets import IDXDataset
+from mnist_fnn.epoch_listeners import add_epoch_listener, remove_epoch_listener
+from mnist_fnn.pipelines.data_processing.nodes import flatten_and_scale, one_hot_encode
+from mnist_fnn.pipelines.training.nodes import (
+    evaluate_model,
+    resolve_configuration,
+    train_model,
+)
+
+MNIST_DIR = Path(__file__).resolve().parents[3] / "data/01_raw/mnist"
+DEFAULTS = {
+    "epochs": 2,
+    "batch_size": 32,
+    "hidden_sizes": [128, 128, 128],
+    "activation": "relu",
+    "leaky_relu_slope": 0.01,
+    "initialization": "xavier",
+    "loss": "cross_entropy",
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "epsilon": 1.0e-8,
+    "weight_decay": 0.0,
+    "dtype": "float32",
+    "seed": 42,
+}
+CONFIGURATION = {"hidden_sizes": [32], "optimizer": "nadam"}
+
+
+def load_split(images: str, labels: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    x = flatten_and_scale(IDXDataset(filepath=str(MNIST_DIR / images)).load()[:rows])
+    y = one_hot_encode(IDXDataset(filepath=str(MNIST_DIR / labels)).load()[:rows], 10)
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, np.ndarray]:
+    x, y = load_split("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", 3000)
+    x_test, y_test = load_split(
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 1000
+    )
+    return {
+        "x_train": x[:2500],
+        "y_train": y[:2500],
+        "x_validation": x[2500:],
+        "y_validation": y[2500:],
+        "x_test": x_test,
+        "y_test": y_test,
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    return train_model(**data, defaults=DEFAULTS, configuration=CONFIGURATION)
+
+
+def test_resolve_configuration_overrides_win():
+    resolved = resolve_configuration(DEFAULTS, CONFIGURATION)
+
+    assert resolved["hidden_sizes"] == [32]
+    assert resolved["optimizer"] == "nadam"
+    assert resolved["learning_rate"] == DEFAULTS["learning_rate"]
+    assert DEFAULTS["optimizer"] == "adam"
+
+
+def test_train_model_uses_configuration(trained):
+    network, history = trained
+
+    assert network.hidden_sizes == (32,)
+    assert network.training_config["parameters"]["optimizer"] == "nadam"
+    assert network.training_config["parameters"]["seed"] == 42
+    assert list(history["epoch"]) == [1, 2]
+
+
+def test_train_model_history_columns(trained):
+    _, history = trained
+
+    for column in (
+        "cross_entropy_loss",
+        "squared_error_loss",
+        "validation_loss",
+        "validation_accuracy",
+        "test_accuracy",
+        "epoch_seconds",
+    ):
+        assert column in history.columns
+    assert history["cross_entropy_loss"].iloc[1] < history["cross_entropy_loss"].iloc[0]
+    assert history["test_accuracy"].iloc[-1] > 0.8
+
+
+def test_train_model_records_data_checksums(trained, data):
+    network, _ = trained
+    recorded = network.training_config["data"]
+
+    for name, array in data.items():
+        assert recorded[name]["shape"] == list(array.shape)
+        expected = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+        assert recorded[name]["sha256"] == expected
+
+
+def test_train_model_records_environment_and_timings(trained):
+    network, history = trained
+    training_config = network.training_config
+
+    assert training_config["environment"]["packages"]["numpy"] == np.__version__
+    assert training_config["timings"]["epoch_seconds"] == list(history["epoch_seconds"])
+    assert training_config["timings"]["training_seconds"] >= sum(
+        history["epoch_seconds"]
+    )
+
+
+def test_train_model_same_seed_same_weights(trained, data):
+    network, _ = trained
+    again, _ = train_model(**data, defaults=DEFAULTS, configuration=CONFIGURATION)
+
+    assert np.array_equal(network.parameters, again.parameters)
+
+
+def test_train_model_notifies_epoch_listeners(data):
+    records = []
+    add_epoch_listener(records.append)
+    try:
+        train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 1},
+            configuration={"hidden_sizes": [8]},
+        )
+    finally:
+        remove_epoch_listener(records.append)
+
+    assert [record["epoch"] for record in records] == [1]
+    assert 0.0 <= records[0]["test_accuracy"] <= 1.0
+
+
+def test_train_model_without_validation_split(data):
+    empty_x = data["x_train"][:0]
+    empty_y = data["y_train"][:0]
+    network, history = train_model(
+        data["x_train"],
+        data["y_train"],
+        empty_x,
+        empty_y,
+        data["x_test"],
+        data["y_test"],
+        defaults={**DEFAULTS, "epochs": 1},
+        configuration={"hidden_sizes": [8]},
+    )
+
+    assert history["validation_accuracy"].isna().all()
+    assert network.training_config["data"]["x_validation"]["shape"] == [0, 784]
+
+
+def test_evaluate_model_confusion_matrix(trained, data):
+    network, _ = trained
+    metrics = evaluate_model(network, data["x_test"], data["y_test"])
+
+    predicted = network.predict(data["x_test"])
+    true = data["y_test"].argmax(axis=1)
+    expected = [[0] * 10 for _ in range(10)]
+    for true_class, predicted_class in zip(true, predicted, strict=True):
+        expected[true_class][predicted_class] += 1
+    assert metrics["confusion_matrix"] == expected
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(predicted == true))
+
+
+def test_evaluate_model_per_class_scores(trained, data):
+    network, _ = trained
+    metrics = evaluate_model(network, data["x_test"], data["y_test"])
+    confusion = np.array(metrics["confusion_matrix"])
+
+    for digit in range(10):
+        true_positives = confusion[digit, digit]
+        precision = true_positives / confusion[:, digit].sum()
+        recall = true_positives / confusion[digit, :].sum()
+        f1 = 2 * precision * recall / (precision + recall)
+        assert metrics["per_class"]["precision"][digit] == pytest.approx(precision)
+        assert metrics["per_class"]["recall"][digit] == pytest.approx(recall)
+        assert metrics["per_class"]["f1"][digit] == pytest.approx(f1)
+        assert metrics["per_class"]["support"][digit] == confusion[digit].sum()
+
+
+def test_evaluate_model_losses_match_network(trained, data):
+    network, _ = trained
+    metrics = evaluate_model(network, data["x_test"], data["y_test"])
+    scores = network.evaluate(data["x_test"], data["y_test"])
+
+    assert metrics["test_cross_entropy_loss"] == scores["cross_entropy_loss"]
+    assert metrics["test_squared_error_loss"] == scores["squared_error_loss"]
+    assert metrics["training"] == network.training_config
+    assert metrics["architecture"]["hidden_sizes"] == [32]
