@@ -1,50 +1,24 @@
-"""Project settings. There is no need to edit this file unless you want to change values
-from the Kedro defaults. For further information, including these default values, see
-https://docs.kedro.org/en/stable/configure/configuration_basics/#configuration"""
+"""Project settings. See https://docs.kedro.org/en/stable/configure/configuration_basics/
+for the settings that Kedro reads from this module and their defaults."""
 
-# Instantiated project hooks.
-# For example, after creating a hooks.py and defining a ProjectHooks class there, do
-# from mnist_fnn.hooks import ProjectHooks
-# Hooks are executed in a Last-In-First-Out (LIFO) order.
-# HOOKS = (ProjectHooks(),)
+import warnings
 
-# Installed plugins for which to disable hook auto-registration.
-# DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
+from mnist_fnn.hooks import WandbHooks
 
-# Class that manages the KedroSession.
-# from kedro.framework.session import KedroSession
-# SESSION_CLASS = KedroSession
+# Kedro 1.7 calls OmegaConf.register_new_resolver, which OmegaConf 2.4 deprecates, so
+# every command would print the same two warnings that users cannot act on.
+warnings.filterwarnings(
+    "ignore",
+    message=r"register_new_resolver\(\) is deprecated",
+    category=UserWarning,
+)
 
-# Class that manages storing KedroSession data.
-# from kedro.framework.session.store import BaseSessionStore
-# SESSION_STORE_CLASS = BaseSessionStore
-# Keyword arguments to pass to the `SESSION_STORE_CLASS` constructor.
-# SESSION_STORE_ARGS = {
-#     "path": "./sessions"
-# }
+# Hooks run in last-in, first-out order.
+HOOKS = (WandbHooks(),)
 
-# Directory that holds configuration.
-# CONF_SOURCE = "conf"
-
-# Class that manages how configuration is loaded.
-# from kedro.config import OmegaConfigLoader
-
-# CONFIG_LOADER_CLASS = OmegaConfigLoader
-
-# Keyword arguments to pass to the `CONFIG_LOADER_CLASS` constructor.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # "config_patterns": {
-    #     "spark" : ["spark*/"],
-    #     "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
-    # }
+    # conf/<env>/wandb.yml holds the Weights & Biases settings that WandbHooks reads.
+    "config_patterns": {"wandb": ["wandb*", "wandb*/**"]},
 }
-
-# Class that manages Kedro's library components.
-# from kedro.framework.context import KedroContext
-# CONTEXT_CLASS = KedroContext
-
-# Class that manages the Data Catalog.
-# from kedro.io import DataCatalog
-# DATA_CATALOG_CLASS = DataCatalog
