@@ -248,11 +248,13 @@ def softmax(
     if row_buffer is None:
         row_buffer = np.empty((logits.shape[0], 1), dtype=out.dtype)
 
-    np.max(logits, axis=1, keepdims=True, out=row_buffer)
+    # The ufunc reductions skip the Python wrappers of np.max and np.sum, which cost
+    # more than the reduction itself on a mini-batch.
+    np.maximum.reduce(logits, axis=1, keepdims=True, out=row_buffer)
     np.subtract(logits, row_buffer, out=out)
 
     with np.errstate(under="ignore"):
         np.exp(out, out=out)
-        np.sum(out, axis=1, keepdims=True, out=row_buffer)
+        np.add.reduce(out, axis=1, keepdims=True, out=row_buffer)
         np.divide(out, row_buffer, out=out)
     return out

@@ -45,6 +45,18 @@ class GradientWorkspace:
         self._errors = [np.empty((batch_size, width), dtype) for width in widths]
         self._scratch = [np.empty((batch_size, width), dtype) for width in widths]
         self._row_buffer = np.empty((batch_size, 1), dtype)
+        self._batch_size = batch_size
+        self._full_batch_views = self._views(batch_size)
+
+    def _views(self, rows: int) -> tuple:
+        return (
+            self.inputs[:rows],
+            self.targets[:rows],
+            [buffer[:rows] for buffer in self._activations],
+            [buffer[:rows] for buffer in self._errors],
+            [buffer[:rows] for buffer in self._scratch],
+            self._row_buffer[:rows],
+        )
 
     def compute(self, rows: int) -> dict[str, float]:
         """Run the forward and backward pass on the first ``rows`` rows of the batch.
@@ -58,11 +70,12 @@ class GradientWorkspace:
             differentiated into ``gradients``.
         """
         network = self.network
-        inputs, targets = self.inputs[:rows], self.targets[:rows]
-        activations = [buffer[:rows] for buffer in self._activations]
-        errors = [buffer[:rows] for buffer in self._errors]
-        scratch = [buffer[:rows] for buffer in self._scratch]
-        row_buffer = self._row_buffer[:rows]
+        # Every step but the last of an epoch uses the full batch, whose views are
+        # built once.
+        views = (
+            self._full_batch_views if rows == self._batch_size else self._views(rows)
+        )
+        inputs, targets, activations, errors, scratch, row_buffer = views
 
         probabilities = network.forward(inputs, activations, scratch, row_buffer)
         losses = {
@@ -79,7 +92,7 @@ class GradientWorkspace:
         for layer in range(len(weights) - 1, -1, -1):
             layer_inputs = inputs if layer == 0 else activations[layer - 1]
             np.matmul(layer_inputs.T, errors[layer], out=self._weight_gradients[layer])
-            np.sum(errors[layer], axis=0, out=self._bias_gradients[layer])
+            np.add.reduce(errors[layer], axis=0, out=self._bias_gradients[layer])
 
             if layer > 0:
                 # dL/da_{l-1} = dL/dz_l @ W_l^T, then times f'(z_{l-1}) from a_{l-1}.

@@ -116,7 +116,7 @@ class SquaredError(Loss):
         # out = d = p - y, and row_buffer = sum_j p_j d_j for each sample.
         np.subtract(probabilities, targets, out=out)
         np.multiply(probabilities, out, out=scratch)
-        np.sum(scratch, axis=1, keepdims=True, out=row_buffer)
+        np.add.reduce(scratch, axis=1, keepdims=True, out=row_buffer)
 
         np.subtract(out, row_buffer, out=out)
         np.multiply(out, probabilities, out=out)

@@ -424,9 +424,14 @@ class Adam(Optimizer):
     4. ``m_hat = m_t / (1 - b1^t)`` and ``v_hat = v_t / (1 - b2^t)``
     5. ``theta = theta - lr * m_hat / (sqrt(v_hat) + eps)``
 
-    Defaults: ``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``. Step 5 is computed as
-    ``theta - (lr * sqrt(1 - b2^t) / (1 - b1^t)) * m_t / (sqrt(v_t) +
-    eps * sqrt(1 - b2^t))``, which is algebraically equal and saves two passes.
+    Defaults: ``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``. The state arrays store
+    ``M = m / (1 - b1)`` and ``V = v / (1 - b2)``, so steps 2 and 3 become
+    ``M_t = b1 * M_{t-1} + g`` and ``V_t = b2 * V_{t-1} + g^2``. Step 5 is then
+    computed as ``theta - s_t * M_t / (sqrt(V_t) + e_t)`` with
+    ``s_t = lr * (1 - b1) * sqrt(1 - b2^t) / ((1 - b1^t) * sqrt(1 - b2))`` and
+    ``e_t = eps * sqrt(1 - b2^t) / sqrt(1 - b2)``. This is algebraically equal to
+    steps 2 to 5 (``eps`` keeps its place outside the square root) and takes 10
+    elementwise passes over the parameters, two fewer than with unscaled state.
     Matches ``torch.optim.Adam`` with ``amsgrad=False`` (PyTorch 2.13). PyTorch's
     ``weight_decay`` adds the same L2 term but to biases too.
     """
@@ -436,34 +441,53 @@ class Adam(Optimizer):
         self._second_moment = np.zeros_like(parameters)
         return [self._first_moment, self._second_moment]
 
-    def _update_moments(self, gradients: np.ndarray) -> None:
+    def _update_moments(self, gradients: np.ndarray) -> tuple[float, float]:
+        """Advance ``M`` and ``V`` by one step.
+
+        Returns:
+            ``s_t`` and ``e_t``, the step size and denominator constant of step 5.
+        """
         first, second = self._first_moment, self._second_moment
         scratch, cast = self._scratch, self._cast
 
-        # m += (1 - b1) (g - m) equals b1 m + (1 - b1) g with one pass fewer.
-        np.subtract(gradients, first, out=scratch)
-        np.multiply(scratch, cast(1 - self.beta1), out=scratch)
-        np.add(first, scratch, out=first)
+        np.multiply(first, cast(self.beta1), out=first)
+        np.add(first, gradients, out=first)
 
+        np.multiply(second, cast(self.beta2), out=second)
         np.square(gradients, out=scratch)
-        np.subtract(scratch, second, out=scratch)
-        np.multiply(scratch, cast(1 - self.beta2), out=scratch)
         np.add(second, scratch, out=second)
 
-    def _update(self, parameters: np.ndarray, gradients: np.ndarray) -> None:
-        self._update_moments(gradients)
-
         t = self.step_count
-        first_correction = 1 - self.beta1**t
         root_second_correction = math.sqrt(1 - self.beta2**t)
-        step_size = self.learning_rate * root_second_correction / first_correction
+        root_second_scale = math.sqrt(1 - self.beta2)
+        step_size = (
+            self.learning_rate
+            * (1 - self.beta1)
+            * root_second_correction
+            / ((1 - self.beta1**t) * root_second_scale)
+        )
+        epsilon = self.epsilon * root_second_correction / root_second_scale
+        return step_size, epsilon
+
+    def _apply_step(
+        self,
+        parameters: np.ndarray,
+        direction: np.ndarray,
+        step_size: float,
+        epsilon: float,
+    ) -> None:
+        """Subtract ``step_size * direction / (sqrt(V) + epsilon)`` from the parameters."""
         scratch, cast = self._scratch, self._cast
 
         np.sqrt(self._second_moment, out=scratch)
-        np.add(scratch, cast(self.epsilon * root_second_correction), out=scratch)
-        np.divide(self._first_moment, scratch, out=scratch)
+        np.add(scratch, cast(epsilon), out=scratch)
+        np.divide(direction, scratch, out=scratch)
         np.multiply(scratch, cast(step_size), out=scratch)
         np.subtract(parameters, scratch, out=parameters)
+
+    def _update(self, parameters: np.ndarray, gradients: np.ndarray) -> None:
+        step_size, epsilon = self._update_moments(gradients)
+        self._apply_step(parameters, self._first_moment, step_size, epsilon)
 
 
 @register_optimizer("nadam")
@@ -479,7 +503,11 @@ class Nadam(Adam):
     5. ``theta = theta - lr * (b1 * m_hat + (1 - b1) * g / (1 - b1^t)) /
        (sqrt(v_hat) + eps)``
 
-    Defaults: ``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``. ``torch.optim.NAdam``
+    Defaults: ``b1 = 0.9``, ``b2 = 0.999``, ``eps = 1e-8``. With the scaled state
+    ``M`` and ``V`` of ``Adam``, the numerator of step 5 equals
+    ``(1 - b1) / (1 - b1^t) * (b1 * M_t + g)``, so step 5 is computed as
+    ``theta - s_t * (b1 * M_t + g) / (sqrt(V_t) + e_t)`` with Adam's ``s_t`` and
+    ``e_t``, in 12 elementwise passes over the parameters. ``torch.optim.NAdam``
     (PyTorch 2.13) replaces ``b1`` by the schedule
     ``mu_t = b1 * (1 - 0.5 * 0.96^(0.004 t))`` (``momentum_decay=0.004``). It also
     corrects with products of the ``mu`` terms and ``mu_{t+1}`` instead of
@@ -491,21 +519,10 @@ class Nadam(Adam):
         return super()._allocate(parameters)
 
     def _update(self, parameters: np.ndarray, gradients: np.ndarray) -> None:
-        self._update_moments(gradients)
+        step_size, epsilon = self._update_moments(gradients)
 
-        t = self.step_count
-        first_correction = 1 - self.beta1**t
-        root_second_correction = math.sqrt(1 - self.beta2**t)
-        step_size = self.learning_rate * root_second_correction / first_correction
-        numerator, scratch, cast = self._numerator, self._scratch, self._cast
+        numerator = self._numerator
+        np.multiply(self._first_moment, self._cast(self.beta1), out=numerator)
+        np.add(numerator, gradients, out=numerator)
 
-        # numerator = b1 m_t + (1 - b1) g, so step 5 is step_size * numerator / denom.
-        np.multiply(self._first_moment, cast(self.beta1), out=numerator)
-        np.multiply(gradients, cast(1 - self.beta1), out=scratch)
-        np.add(numerator, scratch, out=numerator)
-
-        np.sqrt(self._second_moment, out=scratch)
-        np.add(scratch, cast(self.epsilon * root_second_correction), out=scratch)
-        np.divide(numerator, scratch, out=scratch)
-        np.multiply(scratch, cast(step_size), out=scratch)
-        np.subtract(parameters, scratch, out=parameters)
+        self._apply_step(parameters, numerator, step_size, epsilon)
