@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from mnist_fnn.datasets import IDXDataset
 from mnist_fnn.epoch_listeners import add_epoch_listener, remove_epoch_listener
 from mnist_fnn.pipelines.data_processing.nodes import flatten_and_scale, one_hot_encode
 from mnist_fnn.pipelines.training.nodes import (
+    _ProgressBar,
     evaluate_model,
     resolve_configuration,
     train_model,
@@ -199,3 +202,16 @@ def test_evaluate_model_losses_match_network(trained, data):
     assert metrics["test_squared_error_loss"] == scores["squared_error_loss"]
     assert metrics["training"] == network.training_config
     assert metrics["architecture"]["hidden_sizes"] == [32]
+
+
+def test_progress_bar_renders_every_epoch():
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=80)
+    with _ProgressBar(epochs=2, console=console) as (advance,):
+        for epoch in (1, 2):
+            for step in range(1, 4):
+                advance(epoch, step, 3)
+        rendered = output.getvalue()
+
+    assert "epoch 1/2" in rendered
+    assert "epoch 2/2" in rendered

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from mnist_fnn.epoch_listeners import notify_epoch_end
@@ -225,12 +226,13 @@ def _batch_progress(epochs: int):
 
 
 class _ProgressBar:
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, console: Console | None = None):
         self._epochs = epochs
         self._progress = Progress(
             TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
             MofNCompleteColumn(),
+            console=console,
             transient=True,
         )
         self._task = None
@@ -248,7 +250,10 @@ class _ProgressBar:
                 "train", total=steps_per_epoch, epoch=epoch, epochs=self._epochs
             )
         if step == 1:
-            self._progress.reset(self._task, total=steps_per_epoch, epoch=epoch)
+            # reset() replaces every field, so both are passed again.
+            self._progress.reset(
+                self._task, total=steps_per_epoch, epoch=epoch, epochs=self._epochs
+            )
         self._progress.update(self._task, completed=step)
 
 
