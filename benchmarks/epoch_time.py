@@ -1,0 +1,110 @@
+"""Time one training epoch of the recommended networks on the real MNIST.
+
+Trains each recommended configuration with this project's network (float32 and
+float64), a notebook-style float64 baseline and PyTorch on the CPU when torch is
+installed. One epoch of each implementation runs in turn. The matrix products of an
+epoch, timed alone, give a lower bound. The output is Markdown.
+
+Usage:
+    python benchmarks/epoch_time.py --epochs 4 --threads 1
+
+For the figures in docs/benchmarks.md, unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+for this command alone (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...``):
+they force an OpenBLAS kernel that a current NumPy does not need and that is slower.
+"""
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from _machine import THREAD_VARIABLES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIRECTORY = PROJECT_ROOT / "data" / "01_raw" / "mnist"
+IMPLEMENTATIONS = ("ours_float32", "ours_float64", "notebook", "torch", "bound")
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=4,
+        help="timed epochs per implementation, after one untimed warm-up epoch "
+        "(at least 3)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="BLAS and PyTorch threads"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="rows per step")
+    parser.add_argument(
+        "--seed", type=int, default=42, help="seed of the initial weights and shuffling"
+    )
+    parser.add_argument(
+        "--configurations",
+        nargs="+",
+        default=None,
+        help="configuration names to run (default: all three)",
+    )
+    parser.add_argument(
+        "--implementations",
+        nargs="+",
+        choices=IMPLEMENTATIONS,
+        default=list(IMPLEMENTATIONS),
+        help="implementations to run; ratios need ours_float32",
+    )
+    parser.add_argument(
+        "--torch-nadam-momentum-decay",
+        type=float,
+        default=1e4,
+        help="momentum_decay of torch.optim.NAdam; 1e4 keeps its momentum at beta1, "
+        "0 keeps it at beta1 / 2",
+    )
+    parser.add_argument(
+        "--data-directory",
+        type=Path,
+        default=DEFAULT_DATA_DIRECTORY,
+        help="folder with the four gzip IDX files of MNIST",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.epochs < 3:
+        parser.error(f"--epochs must be at least 3, got {arguments.epochs}.")
+    if arguments.threads < 1:
+        parser.error(f"--threads must be at least 1, got {arguments.threads}.")
+    return arguments
+
+
+def pin_threads_before_numpy(threads: int) -> None:
+    """Re-execute this script with the BLAS thread variables set, when they are needed.
+
+    OpenBLAS reads its thread count when NumPy loads it. threadpoolctl can change it
+    later, so the re-execution happens only when threadpoolctl is missing and the
+    variables differ from ``threads``.
+    """
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        return
+    wanted = str(threads)
+    if all(os.environ.get(name) == wanted for name in THREAD_VARIABLES):
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = wanted
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    pin_threads_before_numpy(arguments.threads)
+
+    # NumPy, and with it OpenBLAS, loads only after the thread variables are final.
+    from _report import run_benchmark  # noqa: PLC0415
+
+    return run_benchmark(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
