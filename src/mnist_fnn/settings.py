@@ -4,6 +4,8 @@ for the settings that Kedro reads from this module and their defaults."""
 import warnings
 
 from mnist_fnn.hooks import WandbHooks
+from mnist_fnn.run_versions import ProjectContext
+from mnist_fnn.safety_hooks import SafetyHooks
 
 # Kedro 1.7 calls OmegaConf.register_new_resolver, which OmegaConf 2.4 deprecates, so
 # every command would print the same two warnings that users cannot act on.
@@ -13,8 +15,12 @@ warnings.filterwarnings(
     category=UserWarning,
 )
 
-# Hooks run in last-in, first-out order.
-HOOKS = (WandbHooks(),)
+# Hooks run in last-in, first-out order, so SafetyHooks checks the parameters and
+# output folders before WandbHooks starts recording.
+HOOKS = (WandbHooks(), SafetyHooks())
+
+# Gives every run a save version that no concurrent run of the project has.
+CONTEXT_CLASS = ProjectContext
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -1,7 +1,16 @@
-"""Kedro datasets for the MNIST IDX files, NumPy model inputs and trained networks."""
+"""Kedro datasets for the MNIST IDX files, NumPy model inputs, trained networks and
+reports, all saved locally through a temporary file that is renamed into place."""
 
+from mnist_fnn.datasets._atomic import CSVDataset, JSONDataset, PlotlyJSONDataset
 from mnist_fnn.datasets.idx_dataset import IDXDataset
 from mnist_fnn.datasets.network_dataset import NetworkDataset
 from mnist_fnn.datasets.numpy_dataset import NumpyDataset
 
-__all__ = ["IDXDataset", "NetworkDataset", "NumpyDataset"]
+__all__ = [
+    "CSVDataset",
+    "IDXDataset",
+    "JSONDataset",
+    "NetworkDataset",
+    "NumpyDataset",
+    "PlotlyJSONDataset",
+]

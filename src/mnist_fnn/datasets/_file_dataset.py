@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import IO, Any, Generic, TypeVar
@@ -16,6 +15,7 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
+from mnist_fnn.datasets._atomic import save_atomically
 from mnist_fnn.datasets._paths import format_path
 
 _Data = TypeVar("_Data")
@@ -134,19 +134,12 @@ class BinaryFileDataset(AbstractVersionedDataset[_Data, _Data], Generic[_Data]):
         self._invalidate_cache()
 
     def _save_atomically(self, data: _Data, target: str) -> None:
-        # The temporary file sits in the target folder, so the rename stays on one
-        # file system and is atomic.
-        target_path = PurePosixPath(target)
-        temporary = str(
-            target_path.with_name(f".{target_path.name}.{uuid.uuid4().hex}.tmp")
+        save_atomically(
+            self._fs,
+            target,
+            self._fs_open_args_save,
+            lambda file: self._write(file, data),
         )
-        try:
-            with self._fs.open(temporary, **self._fs_open_args_save) as file:
-                self._write(file, data)
-            self._fs.mv(temporary, target)
-        finally:
-            if self._fs.exists(temporary):
-                self._fs.rm_file(temporary)
 
     def _exists(self) -> bool:
         try:

@@ -74,14 +74,7 @@ def one_hot_encode(labels: np.ndarray, num_classes: int) -> np.ndarray:
         ValueError: If ``num_classes`` is not a positive integer, ``labels`` is not
             a 1-D integer array, or a label is outside ``0 .. num_classes - 1``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral):
-        raise ValueError(
-            f"Invalid num_classes: {num_classes!r}. Expected a positive integer."
-        )
-    if num_classes < 1:
-        raise ValueError(
-            f"Invalid num_classes: {num_classes}. Expected a positive integer."
-        )
+    num_classes = check_num_classes(num_classes)
     if not isinstance(labels, np.ndarray):
         raise TypeError(f"labels must be a NumPy array, got {type(labels).__name__}.")
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -180,9 +173,40 @@ def split_train_validation(
 
 
 def _read_split_parameters(parameters: dict[str, Any]) -> tuple[float, int]:
-    validation_fraction = parameters.get(
-        "validation_fraction", DEFAULT_VALIDATION_FRACTION
+    validation_fraction = check_validation_fraction(
+        parameters.get("validation_fraction", DEFAULT_VALIDATION_FRACTION)
     )
+    if "seed" not in parameters:
+        raise ValueError(
+            "Missing seed in the split parameters. Set seed to a non-negative "
+            "integer so the split is reproducible."
+        )
+    return validation_fraction, check_split_seed(parameters["seed"])
+
+
+def check_num_classes(num_classes: object) -> int:
+    """Return ``num_classes`` as an int.
+
+    Raises:
+        ValueError: If it is not a positive integer.
+    """
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, Integral)
+        or num_classes < 1
+    ):
+        raise ValueError(
+            f"Invalid num_classes: {num_classes!r}. Expected a positive integer."
+        )
+    return int(num_classes)
+
+
+def check_validation_fraction(validation_fraction: object) -> float:
+    """Return the share of images held out for validation as a float.
+
+    Raises:
+        ValueError: If it is not a number in [0, 1).
+    """
     if (
         isinstance(validation_fraction, bool)
         or not isinstance(validation_fraction, Real)
@@ -192,17 +216,23 @@ def _read_split_parameters(parameters: dict[str, Any]) -> tuple[float, int]:
             f"Invalid validation_fraction: {validation_fraction!r}. Expected a "
             f"number in [0, 1)."
         )
+    return float(validation_fraction)
 
-    if "seed" not in parameters:
-        raise ValueError(
-            "Missing seed in the split parameters. Set seed to a non-negative "
-            "integer so the split is reproducible."
-        )
-    seed = parameters["seed"]
+
+def check_split_seed(seed: object) -> int:
+    """Return the seed of the validation split as an int.
+
+    Raises:
+        ValueError: If it is not a non-negative integer.
+    """
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ValueError(f"Invalid seed: {seed!r}. Expected a non-negative integer.")
+    return int(seed)
 
-    return float(validation_fraction), int(seed)
+
+def count_validation_rows(rows: int, validation_fraction: float) -> int:
+    """Return how many of ``rows`` samples ``split_train_validation`` holds out."""
+    return round(validation_fraction * rows)
 
 
 def _allocate_validation_counts(
@@ -216,7 +246,9 @@ def _allocate_validation_counts(
     """
     exact_counts = validation_fraction * class_counts
     counts = np.floor(exact_counts).astype(np.int64)
-    missing = round(validation_fraction * int(class_counts.sum())) - int(counts.sum())
+    missing = count_validation_rows(int(class_counts.sum()), validation_fraction) - int(
+        counts.sum()
+    )
     by_remainder = np.argsort(-(exact_counts - counts), kind="stable")
     counts[by_remainder[:missing]] += 1
     return counts

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from mnist_fnn.epoch_listeners import notify_epoch_end
 from mnist_fnn.fnn import FeedForwardNetwork, train
+from mnist_fnn.validation import check_training_settings, raise_for_problems
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +82,26 @@ def train_model(  # noqa: PLR0917
 
     Returns:
         The trained network and its per-epoch history, one row per epoch.
+
+    Raises:
+        ValueError: If the arrays disagree in shape, such as test images of
+            another size than the training images.
+        mnist_fnn.validation.ParameterError: If a setting is missing or invalid,
+            listing every such setting.
     """
+    check_model_inputs(
+        {
+            "x_train": x_train,
+            "y_train": y_train,
+            "x_validation": x_validation,
+            "y_validation": y_validation,
+            "x_test": x_test,
+            "y_test": y_test,
+        }
+    )
+    raise_for_problems(
+        check_training_settings(defaults, configuration, training_rows=len(x_train))
+    )
     settings = resolve_configuration(defaults, configuration)
     rng = np.random.default_rng(settings["seed"])
     network = FeedForwardNetwork(
@@ -146,6 +166,19 @@ def evaluate_model(
         columns predicted classes), per-class precision, recall and F1, and the
         model's ``training_config``.
     """
+    if x_test.ndim != 2 or x_test.shape[1] != model.input_size:
+        raise ValueError(
+            f"x_test has shape {x_test.shape}, but the model takes rows of "
+            f"{model.input_size} features (input_size). Evaluate a model trained on "
+            "images of the same size, or run the data_processing and training "
+            "pipelines again."
+        )
+    if y_test.ndim != 2 or y_test.shape[1] != model.output_size:
+        raise ValueError(
+            f"y_test has shape {y_test.shape}, but the model has "
+            f"{model.output_size} output classes. Use one-hot test targets with "
+            f"{model.output_size} columns."
+        )
     scores = model.evaluate(x_test, y_test)
     predicted = model.predict(x_test)
     true = np.argmax(y_test, axis=1)
@@ -193,6 +226,64 @@ def evaluate_model(
         "architecture": model.architecture(),
         "training": model.training_config,
     }
+
+
+def check_model_inputs(arrays: dict[str, np.ndarray]) -> None:
+    """Check that the model inputs fit together, before any training starts.
+
+    Args:
+        arrays: ``x_<split>`` feature and ``y_<split>`` one-hot target arrays by
+            dataset name, with ``x_train`` and ``y_train`` among them.
+
+    Raises:
+        ValueError: If an array is not 2-D, a feature array has another width than
+            ``x_train``, a target array has another number of columns than
+            ``y_train``, or a split has different numbers of feature and target
+            rows. The message names every such array with its shape.
+    """
+    problems = [
+        f"{name} must be a 2-D array, got shape {array.shape}"
+        for name, array in arrays.items()
+        if array.ndim != 2
+    ]
+    if problems:
+        raise ValueError(_model_input_message(problems))
+
+    for prefix, reference_name, unit in (
+        ("x_", "x_train", "features"),
+        ("y_", "y_train", "classes"),
+    ):
+        width = arrays[reference_name].shape[1]
+        problems.extend(
+            f"{name} has shape {array.shape}, so {array.shape[1]:,} {unit} per "
+            f"row, but {reference_name} has shape "
+            f"{arrays[reference_name].shape}, so {width:,}"
+            for name, array in arrays.items()
+            if name.startswith(prefix) and array.shape[1] != width
+        )
+
+    for name, features in arrays.items():
+        targets_name = "y_" + name.removeprefix("x_")
+        if not name.startswith("x_") or targets_name not in arrays:
+            continue
+        targets = arrays[targets_name]
+        if features.shape[0] != targets.shape[0]:
+            problems.append(
+                f"{name} has {features.shape[0]:,} rows but {targets_name} has "
+                f"{targets.shape[0]:,}"
+            )
+    if problems:
+        raise ValueError(_model_input_message(problems))
+
+
+def _model_input_message(problems: list[str]) -> str:
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    return (
+        f"The model inputs do not fit together:\n{listed}\nAll images must have the "
+        "size of the training images, and every label file as many labels as "
+        "its image file has images. Fix the raw files under data/01_raw/mnist, "
+        "then run the data_processing pipeline again."
+    )
 
 
 def _log_epoch(record: dict[str, Any]) -> None:
