@@ -27,6 +27,7 @@ pytest.importorskip(
 
 from kedro.io.core import generate_timestamp  # noqa: E402
 
+from mnist_fnn.datasets._previews import NOT_WRITTEN_MESSAGE  # noqa: E402
 from tests.conftest import copy_project  # noqa: E402
 from tests.viz_servers import (  # noqa: E402
     LOOPBACK,
@@ -504,3 +505,45 @@ def check_static_site(base_url: str) -> None:
     datasets = nodes_by_name(main, "data")
     for name in PREVIEW_TYPES:
         check_preview(name, get_json(f"{base_url}/api/nodes/{datasets[name]['id']}"))
+
+
+def test_untrained_project_previews_say_what_to_do(tmp_path: Path):
+    project = copy_project(tmp_path / "project")
+    port = free_port()
+    log_path = tmp_path / "kedro-viz-run.log"
+    command = [
+        sys.executable,
+        "-m",
+        "kedro",
+        "viz",
+        "run",
+        "--no-browser",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+    ]
+    with refusing_port() as proxy_port, log_path.open("wb") as log:
+        environment = offline_environment(proxy_port, WANDB_MODE="disabled")
+        process = start_server(command, project, environment, log)
+        try:
+            base_url = f"http://{LOOPBACK}:{port}"
+            wait_until_serving(f"{base_url}/api/main", process, log_path, START_TIMEOUT)
+            main = get_json(f"{base_url}/api/main")
+            details = {
+                node["name"]: get_json(f"{base_url}/api/nodes/{node['id']}")
+                for node in main["nodes"]
+                if node["type"] == "data"
+            }
+        finally:
+            stop_server(process)
+
+    failures = preview_failures(log_path.read_text(encoding="utf-8", errors="replace"))
+    assert not failures, "\n".join(failures)
+    assert NOT_WRITTEN_MESSAGE in details["x_train"]["preview"]
+    assert NOT_WRITTEN_MESSAGE in details["Rec_1_Balanced_Adam.metrics"]["preview"]
+    history_preview = details["Rec_1_Balanced_Adam.training_history"]["preview"]
+    assert history_preview["data"] == [[NOT_WRITTEN_MESSAGE]]
+    plot_preview = details["loss_curves_plot"]["preview"]
+    assert plot_preview["layout"]["title"]["text"] == NOT_WRITTEN_MESSAGE
+    assert json.loads(details["mnist_train_labels"]["preview"])["kind"] == "labels"

@@ -14,9 +14,17 @@ from pathlib import PurePosixPath
 from typing import IO, Any
 
 from kedro.io.core import get_filepath_str
+from kedro_datasets._typing import JSONPreview, PlotlyPreview, TablePreview
 from kedro_datasets.json import JSONDataset as _KedroJSONDataset
 from kedro_datasets.pandas import CSVDataset as _KedroCSVDataset
 from kedro_datasets.plotly import JSONDataset as _KedroPlotlyJSONDataset
+
+from mnist_fnn.datasets._previews import (
+    has_saved_file,
+    missing_json_preview,
+    missing_plotly_preview,
+    missing_table_preview,
+)
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -99,6 +107,12 @@ class JSONDataset(AtomicSaveMixin, _KedroJSONDataset):
     Takes the same catalog arguments as the parent class.
     """
 
+    def preview(self) -> JSONPreview:
+        """Preview the JSON content, or say that no version is saved yet."""
+        if not has_saved_file(self):
+            return missing_json_preview()
+        return super().preview()
+
     def _write(self, file: IO, data: Any) -> None:
         json.dump(data, file, **self._save_args)
 
@@ -109,6 +123,12 @@ class CSVDataset(AtomicSaveMixin, _KedroCSVDataset):
     Takes the same catalog arguments as the parent class.
     """
 
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """Preview the first ``nrows`` rows, or say that no version is saved yet."""
+        if not has_saved_file(self):
+            return missing_table_preview()
+        return super().preview(nrows=nrows)
+
     def _write(self, file: IO, data: Any) -> None:
         data.to_csv(path_or_buf=file, **self._save_args)
 
@@ -118,6 +138,12 @@ class PlotlyJSONDataset(AtomicSaveMixin, _KedroPlotlyJSONDataset):
 
     Takes the same catalog arguments as the parent class.
     """
+
+    def preview(self) -> PlotlyPreview:
+        """Preview the figure, or say in an empty figure that none is saved yet."""
+        if not has_saved_file(self):
+            return missing_plotly_preview()
+        return super().preview()
 
     def _write(self, file: IO, data: Any) -> None:
         data.write_json(file, **self._save_args)

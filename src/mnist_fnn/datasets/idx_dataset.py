@@ -23,6 +23,7 @@ from kedro.io.core import (
 from kedro_datasets._typing import JSONPreview
 
 from mnist_fnn.datasets._paths import format_path
+from mnist_fnn.datasets._previews import missing_json_preview
 
 GZIP_MAGIC = b"\x1f\x8b"
 LABELS_MAGIC = 0x00000801
@@ -369,7 +370,12 @@ class IDXDataset(AbstractDataset[None, np.ndarray]):
             count per class for labels, and the minimum, maximum and mean value
             for images.
         """
-        array = self.load()
+        try:
+            array = self.load()
+        except DatasetError as exc:
+            # The message names the file and says how to restore it, which helps
+            # more in the side panel than Kedro-Viz's "could not be previewed".
+            return missing_json_preview(str(exc))
         summary: dict[str, Any] = {
             "kind": {1: "labels", 3: "images"}.get(array.ndim, f"{array.ndim}-D data"),
             "filepath": self._display_path,

@@ -9,6 +9,7 @@ from kedro.io.core import DatasetError
 from kedro_datasets._typing import JSONPreview
 
 from mnist_fnn.datasets._file_dataset import BinaryFileDataset
+from mnist_fnn.datasets._previews import has_saved_file, missing_json_preview
 from mnist_fnn.fnn import FeedForwardNetwork, load_network, save_network
 
 
@@ -57,6 +58,8 @@ class NetworkDataset(BinaryFileDataset[FeedForwardNetwork]):
             parameters, the shape of each layer's weights and the training
             parameters the network was trained with.
         """
+        if not has_saved_file(self):
+            return missing_json_preview()
         network = self.load()
         training_config = network.training_config
         summary = {

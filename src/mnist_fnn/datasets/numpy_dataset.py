@@ -10,6 +10,7 @@ from kedro.io.core import DatasetError
 from kedro_datasets._typing import JSONPreview
 
 from mnist_fnn.datasets._file_dataset import BinaryFileDataset
+from mnist_fnn.datasets._previews import has_saved_file, missing_json_preview
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -90,6 +91,8 @@ class NumpyDataset(BinaryFileDataset[np.ndarray]):
             maximum and mean for real-valued arrays, and the top-left corner of the
             array, rounded to 4 decimals.
         """
+        if not has_saved_file(self):
+            return missing_json_preview()
         array = self.load()
         summary: dict[str, Any] = {
             "shape": list(array.shape),
