@@ -121,3 +121,18 @@ print(json.dumps(scores))
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert scores["accuracy"] == old_metrics["test_accuracy"]
     assert scores["cross_entropy_loss"] == old_metrics["test_cross_entropy_loss"]
+
+
+@pytest.mark.slow
+def test_default_run_reaches_reference_accuracy(project_copy: Path):
+    # The reference notebook reported 97.57, 97.84 and 97.56 % for these three
+    # configurations after 10 epochs; every one must reach at least 97.3 %.
+    result = run_kedro(project_copy, "run")
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    for name in CONFIGURATIONS:
+        metrics_folder = project_copy / "data" / "08_reporting" / name / "metrics.json"
+        (version,) = versions(metrics_folder)
+        metrics = json.loads((metrics_folder / version / "metrics.json").read_text())
+        assert metrics["training"]["parameters"]["epochs"] == 10, name
+        assert metrics["test_accuracy"] >= 0.973, name
