@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,34 @@ def test_progress_bar_renders_every_epoch():
 
     assert "epoch 1/2" in rendered
     assert "epoch 2/2" in rendered
+
+
+def test_train_model_warns_at_chance_level(data, caplog):
+    with caplog.at_level(logging.WARNING):
+        _, history = train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 2},
+            configuration={
+                "hidden_sizes": [64, 64],
+                "optimizer": "sgd",
+                "learning_rate": 50,
+            },
+        )
+
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+    ]
+    assert history["validation_accuracy"].max() <= 0.15
+    assert len(warnings) == 1
+    assert "is at chance level for 10 classes" in warnings[0]
+    assert "lower learning rate than 50" in warnings[0]
+
+
+def test_train_model_no_warning_when_learning(data, caplog):
+    with caplog.at_level(logging.WARNING):
+        _, history = train_model(**data, defaults=DEFAULTS, configuration=CONFIGURATION)
+
+    assert history["validation_accuracy"].iloc[-1] > 0.15
+    assert not [r for r in caplog.records if "chance level" in r.getMessage()]

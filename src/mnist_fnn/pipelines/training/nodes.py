@@ -122,7 +122,11 @@ def train_model(  # noqa: PLR0917
             rng=rng,
             validation_data=validation_data,
             test_data=(x_test, y_test),
-            epoch_callbacks=(_log_epoch, notify_epoch_end),
+            epoch_callbacks=(
+                _log_epoch,
+                _chance_level_warning(y_train.shape[1], settings["learning_rate"]),
+                notify_epoch_end,
+            ),
             batch_callbacks=batch_callbacks,
             **{key: settings[key] for key in _TRAINING_KEYS if key in settings},
         )
@@ -299,6 +303,39 @@ def _log_epoch(record: dict[str, Any]) -> None:
         _format_optional(test_accuracy),
         record["epoch_seconds"],
     )
+
+
+# Accuracy at most this multiple of 1 / classes counts as chance level.
+CHANCE_LEVEL_FACTOR = 1.5
+
+
+def _chance_level_warning(num_classes: int, learning_rate: float):
+    """Return an epoch callback that warns once when accuracy stays at chance level.
+
+    A learning rate far too high can kill every ReLU unit without making the loss
+    infinite, so training goes on without an error while predicting one class.
+    """
+    threshold = CHANCE_LEVEL_FACTOR / num_classes
+    warned = False
+
+    def warn(record: dict[str, Any]) -> None:
+        nonlocal warned
+        accuracy = record.get("validation_accuracy")
+        if accuracy is None:
+            accuracy = record.get("test_accuracy")
+        if warned or accuracy is None or accuracy > threshold:
+            return
+        warned = True
+        logger.warning(
+            "Accuracy %.4f after epoch %d is at chance level for %d classes: the "
+            "network is not learning. Try a lower learning rate than %s.",
+            accuracy,
+            record["epoch"],
+            num_classes,
+            learning_rate,
+        )
+
+    return warn
 
 
 def _format_optional(value: float | None) -> str:
