@@ -28,6 +28,7 @@ import yaml
 from kedro.framework.hooks import hook_impl
 from omegaconf import OmegaConf
 
+from mnist_fnn.configurations import load_configuration_names
 from mnist_fnn.fnn import TrainingDivergedError
 from mnist_fnn.pipelines.data_processing.nodes import DEFAULT_VALIDATION_FRACTION
 from mnist_fnn.pipelines.training.nodes import train_model
@@ -38,6 +39,7 @@ from mnist_fnn.validation import (
     ParameterError,
     check_configuration_names,
     check_data_processing,
+    check_shared_settings,
     check_training_settings,
     raise_for_problems,
     training_rows_after_split,
@@ -60,6 +62,10 @@ RESTORE_HINT = "`git checkout -- data/01_raw/mnist` restores the files that ship
 
 class UnwritableOutputError(RuntimeError):
     """An output dataset of the run cannot be saved where the catalog puts it."""
+
+
+class MissingInputError(RuntimeError):
+    """A dataset the run reads has not been saved by an earlier run."""
 
 
 class RawDataMismatchError(ValueError):
@@ -91,16 +97,25 @@ class SafetyHooks:
             ) from exc
 
     @hook_impl
-    def before_pipeline_run(self, pipeline, catalog) -> None:
-        """Validate parameters and output folders, then take over SIGTERM.
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        """Validate parameters, inputs and output folders, then take over SIGTERM.
 
         Raises:
             ParameterError: Listing every invalid parameter of the run.
+            MissingInputError: Listing every input that no earlier run saved.
             UnwritableOutputError: Listing every output that cannot be saved.
         """
         with self._lock:
             self._raw_counts.clear()
-        raise_for_problems(find_parameter_problems(pipeline, catalog))
+        runtime_params = run_params.get("runtime_params") or {}
+        raise_for_problems(
+            [
+                *find_override_problems(runtime_params),
+                *find_parameter_problems(pipeline, catalog),
+            ]
+        )
+        warn_about_shadowed_overrides(runtime_params, pipeline, catalog)
+        check_inputs_exist(pipeline, catalog)
         check_outputs_writable(pipeline, catalog)
         self._install_sigterm_handler()
 
@@ -193,6 +208,17 @@ class SafetyHooks:
         raise SystemExit(128 + signum)
 
 
+def is_train_node(node) -> bool:
+    """Tell whether ``node`` runs this project's ``train_model``.
+
+    The training pipeline binds each configuration's name with
+    ``functools.partial``, so the partial is unwrapped. Nodes of another project
+    that shares these hooks may have the same name, so the function decides.
+    """
+    func = node.func
+    return getattr(func, "func", func) is train_model
+
+
 def find_parameter_problems(pipeline, catalog) -> list[str]:
     """List the invalid parameters of the nodes that ``pipeline`` runs.
 
@@ -214,7 +240,7 @@ def find_parameter_problems(pipeline, catalog) -> list[str]:
     # Only nodes of this project's train function take these settings; a node
     # of another project that shares these hooks may have the same name.
     train_nodes = [
-        node for node in pipeline.nodes if node.namespace and node.func is train_model
+        node for node in pipeline.nodes if node.namespace and is_train_node(node)
     ]
     if not train_nodes:
         return problems
@@ -238,7 +264,96 @@ def find_parameter_problems(pipeline, catalog) -> list[str]:
         )
     if defaults is None:
         problems.insert(0, f"{TRAINING_KEY}: missing. Restore parameters_training.yml.")
-    return problems
+    else:
+        # A shared value that every configuration overrides is still checked, so a
+        # typo in it is reported instead of ignored.
+        problems.extend(check_shared_settings(defaults))
+    # Configurations that inherit an invalid shared value each report it.
+    return list(dict.fromkeys(problems))
+
+
+def find_override_problems(runtime_params: dict[str, Any]) -> list[str]:
+    """List ``--params`` entries under ``configurations`` that name no configuration.
+
+    The pipelines are built from the configuration names in the parameter files
+    before ``--params`` is read, so ``--params`` cannot add a configuration.
+    """
+    overrides = runtime_params.get(CONFIGURATIONS_KEY)
+    if not isinstance(overrides, dict):
+        return []
+    known = load_configuration_names()
+    return [
+        f"{CONFIGURATIONS_KEY}.{name} (from --params): no such configuration, and "
+        f"--params cannot add one because the pipelines are built from the "
+        f"parameter files. Add {name} under {CONFIGURATIONS_KEY} in "
+        f"conf/base/parameters_training.yml, or override one of: "
+        f"{', '.join(known)}."
+        for name in overrides
+        if name not in known
+    ]
+
+
+def warn_about_shadowed_overrides(
+    runtime_params: dict[str, Any], pipeline, catalog
+) -> None:
+    """Warn when a ``--params training.X`` value does not reach a configuration.
+
+    A configuration that sets ``X`` itself keeps its own value, so the shared
+    override changes nothing there.
+    """
+    overrides = runtime_params.get(TRAINING_KEY)
+    if not isinstance(overrides, dict):
+        return
+    names = [
+        node.namespace
+        for node in pipeline.nodes
+        if node.namespace and is_train_node(node)
+    ]
+    for setting, value in overrides.items():
+        shadowing = []
+        for name in names:
+            configuration = _load_parameter(catalog, f"{CONFIGURATIONS_KEY}.{name}")
+            if isinstance(configuration, dict) and setting in configuration:
+                shadowing.append(f"{name} ({configuration[setting]!r})")
+        if shadowing:
+            logger.warning(
+                "--params %s.%s=%s does not apply to %s, which set their own %s. "
+                "Override those with --params %s.<name>.%s=%s.",
+                TRAINING_KEY,
+                setting,
+                value,
+                ", ".join(shadowing),
+                setting,
+                CONFIGURATIONS_KEY,
+                setting,
+                value,
+            )
+
+
+def check_inputs_exist(pipeline, catalog) -> None:
+    """Raise if a dataset the pipeline reads but does not produce was never saved.
+
+    Raises:
+        MissingInputError: Naming every such dataset, so that a user who runs
+            ``--pipelines reporting`` first learns to run training before it.
+    """
+    missing = []
+    for name in sorted(pipeline.inputs()):
+        if name.startswith("params:") or name == "parameters":
+            continue
+        dataset = catalog.get(name)
+        if dataset is None or type(dataset).__name__ == "MemoryDataset":
+            continue
+        if not dataset.exists():
+            missing.append(name)
+    if missing:
+        raise MissingInputError(
+            "This run reads datasets that no earlier run has saved:\n"
+            + "\n".join(f"- {name}" for name in missing)
+            + "\nRun the pipelines that produce them first, for example `kedro run` "
+            "for everything, or `kedro run --pipelines training` before "
+            "`--pipelines reporting`."
+        )
 
 
 def _load_parameter(catalog, key: str) -> Any:

@@ -195,6 +195,27 @@ def check_training_settings(
     return problems
 
 
+def check_shared_settings(defaults: Mapping[str, Any]) -> list[str]:
+    """List the invalid values among the shared ``training`` settings.
+
+    Settings that are absent are not reported here, because a configuration may
+    set them itself.
+    """
+    if not isinstance(defaults, Mapping):
+        return [f"{TRAINING_KEY}: must be a mapping of settings, got {defaults!r}"]
+    problems = []
+    for setting, value in defaults.items():
+        key = f"{TRAINING_KEY}.{setting}"
+        check = _SETTING_CHECKS.get(setting)
+        if check is None:
+            problems.append(_unknown_setting(key, setting))
+            continue
+        message = _message(check, value)
+        if message is not None:
+            problems.append(f"{key}: {message}")
+    return problems
+
+
 def _unknown_setting(key: str, setting: str) -> str:
     message = f"{key}: unknown setting '{setting}'."
     close = difflib.get_close_matches(setting, KNOWN_SETTINGS, n=1)

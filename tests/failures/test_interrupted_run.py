@@ -71,15 +71,15 @@ def test_interrupted_run_leaves_no_partial_file(project, signal_number):
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if "Epoch 1:" in line:
+        if "epoch 1/50:" in line:
             break
     process.send_signal(signal_number)
     rest, _ = process.communicate(timeout=60)
     output = " ".join("".join([*lines, rest]).split())
 
     assert process.returncode != 0, output[-3000:]
-    assert "Epoch 1:" in output
-    assert "Epoch 50:" not in output
+    assert "epoch 1/50:" in output
+    assert "epoch 50/50:" not in output
     assert list((project / "data").rglob("*.tmp")) == []
     after = output_files(project)
     for path, digest in before.items():

@@ -155,8 +155,7 @@ def test_run_lists_every_problem_before_training(project):
         "- configurations.Rec_2_Deep_Nadam.optimizer: Unknown optimizer 'adamw'. "
         "Valid optimizers: adam," in output
     )
-    # Every configuration overrides learning_rate, so the shared value is unused.
-    assert "training.learning_rate" not in output
+    assert "- training.learning_rate: Invalid learning rate: -0.1" in output
     assert "- training.batch_size: 100,000 is larger than" not in output
     assert (
         "- data_processing.validation_fraction: Invalid validation_fraction: 1.5."
@@ -194,9 +193,11 @@ def test_reporting_run_skips_training_checks(project):
         "--params",
         "configurations.Rec_2_Deep_Nadam.optimizer=adamw",
     )
-    # The run fails later, because no configuration has been trained yet.
+    # The run stops because no configuration has been trained yet, not because
+    # of the training parameters it does not use.
     assert code != 0
     assert "Invalid parameters" not in output
+    assert "This run reads datasets that no earlier run has saved" in output
 
 
 @pytest.mark.slow

@@ -208,14 +208,14 @@ def test_evaluate_model_losses_match_network(trained, data):
 def test_progress_bar_renders_every_epoch():
     output = io.StringIO()
     console = Console(file=output, force_terminal=True, width=80)
-    with _ProgressBar(epochs=2, console=console) as (advance,):
+    with _ProgressBar("Rec_9", epochs=2, console=console) as (advance,):
         for epoch in (1, 2):
             for step in range(1, 4):
                 advance(epoch, step, 3)
         rendered = output.getvalue()
 
-    assert "epoch 1/2" in rendered
-    assert "epoch 2/2" in rendered
+    assert "Rec_9 epoch 1/2" in rendered
+    assert "Rec_9 epoch 2/2" in rendered
 
 
 def test_train_model_warns_at_chance_level(data, caplog):
@@ -247,3 +247,20 @@ def test_train_model_no_warning_when_learning(data, caplog):
 
     assert history["validation_accuracy"].iloc[-1] > 0.15
     assert not [r for r in caplog.records if "chance level" in r.getMessage()]
+
+
+def test_train_model_logs_configuration_name(data, caplog):
+    with caplog.at_level(logging.INFO):
+        train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 1},
+            configuration={"hidden_sizes": [8]},
+            configuration_name="Tiny",
+        )
+
+    epoch_lines = [
+        r.getMessage() for r in caplog.records if " epoch " in r.getMessage()
+    ]
+    assert len(epoch_lines) == 1
+    assert epoch_lines[0].startswith("Tiny epoch 1/1: cross-entropy ")
+    assert "validation accuracy 0." in epoch_lines[0]

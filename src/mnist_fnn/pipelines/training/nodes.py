@@ -8,6 +8,7 @@ import platform
 import sys
 import time
 from contextlib import nullcontext
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -63,6 +64,8 @@ def train_model(  # noqa: PLR0917
     y_test: np.ndarray,
     defaults: dict[str, Any],
     configuration: dict[str, Any],
+    *,
+    configuration_name: str = "network",
 ) -> tuple[FeedForwardNetwork, pd.DataFrame]:
     """Train one network configuration with mini-batch gradient descent.
 
@@ -78,7 +81,8 @@ def train_model(  # noqa: PLR0917
         x_test: Test features, whose accuracy is recorded after every epoch.
         y_test: One-hot test targets.
         defaults: The shared ``training`` parameters.
-        configuration: This configuration's overrides (``hidden_sizes`` at least).
+        configuration: This configuration's overrides of ``defaults``.
+        configuration_name: Name that the per-epoch log lines start with.
 
     Returns:
         The trained network and its per-epoch history, one row per epoch.
@@ -114,7 +118,7 @@ def train_model(  # noqa: PLR0917
     validation_data = (x_validation, y_validation) if len(x_validation) else None
 
     started = time.perf_counter()
-    with _batch_progress(settings["epochs"]) as batch_callbacks:
+    with _batch_progress(configuration_name, settings["epochs"]) as batch_callbacks:
         history = train(
             network,
             x_train,
@@ -123,7 +127,7 @@ def train_model(  # noqa: PLR0917
             validation_data=validation_data,
             test_data=(x_test, y_test),
             epoch_callbacks=(
-                _log_epoch,
+                partial(_log_epoch, configuration_name, settings["epochs"]),
                 _chance_level_warning(y_train.shape[1], settings["learning_rate"]),
                 notify_epoch_end,
             ),
@@ -290,12 +294,14 @@ def _model_input_message(problems: list[str]) -> str:
     )
 
 
-def _log_epoch(record: dict[str, Any]) -> None:
+def _log_epoch(configuration_name: str, epochs: int, record: dict[str, Any]) -> None:
     test_accuracy = record.get("test_accuracy")
     logger.info(
-        "Epoch %d: cross-entropy %.4f, squared error %.4f, validation loss %s, "
-        "validation accuracy %s, test accuracy %s, %.2f s",
+        "%s epoch %d/%d: cross-entropy %.4f, squared error %.4f, validation loss "
+        "%s, validation accuracy %s, test accuracy %s, %.2f s",
+        configuration_name,
         record["epoch"],
+        epochs,
         record["cross_entropy_loss"],
         record["squared_error_loss"],
         _format_optional(record.get("validation_loss")),
@@ -342,7 +348,7 @@ def _format_optional(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def _batch_progress(epochs: int):
+def _batch_progress(configuration_name: str, epochs: int):
     """Return a context that yields batch callbacks drawing a progress bar.
 
     The bar is drawn only when standard error is a terminal, so logs written to a
@@ -350,14 +356,17 @@ def _batch_progress(epochs: int):
     """
     if not sys.stderr.isatty():
         return nullcontext(())
-    return _ProgressBar(epochs)
+    return _ProgressBar(configuration_name, epochs)
 
 
 class _ProgressBar:
-    def __init__(self, epochs: int, console: Console | None = None):
+    def __init__(self, description: str, epochs: int, console: Console | None = None):
+        self._description = description
         self._epochs = epochs
         self._progress = Progress(
-            TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            TextColumn(
+                "{task.description} epoch {task.fields[epoch]}/{task.fields[epochs]}"
+            ),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
@@ -375,7 +384,10 @@ class _ProgressBar:
     def _advance(self, epoch: int, step: int, steps_per_epoch: int) -> None:
         if self._task is None:
             self._task = self._progress.add_task(
-                "train", total=steps_per_epoch, epoch=epoch, epochs=self._epochs
+                self._description,
+                total=steps_per_epoch,
+                epoch=epoch,
+                epochs=self._epochs,
             )
         if step == 1:
             # reset() replaces every field, so both are passed again.

@@ -1,5 +1,7 @@
 """Training pipeline: train and evaluate every configuration in its own namespace."""
 
+from functools import partial, update_wrapper
+
 from kedro.pipeline import Node, Pipeline
 
 from mnist_fnn.configurations import CONFIGURATIONS_KEY, load_configuration_names
@@ -16,12 +18,18 @@ MODEL_INPUTS = (
 )
 
 
-def create_configuration_pipeline() -> Pipeline:
-    """Create the nodes that every configuration's namespace runs."""
+def create_configuration_pipeline(name: str) -> Pipeline:
+    """Create the nodes of one configuration, before namespacing.
+
+    ``train_model`` is bound to the configuration's name, which its log lines and
+    progress bar show; ``update_wrapper`` keeps the function's name for Kedro.
+    """
     return Pipeline(
         [
             Node(
-                func=train_model,
+                func=update_wrapper(
+                    partial(train_model, configuration_name=name), train_model
+                ),
                 inputs=[*MODEL_INPUTS, "params:training", "params:configuration"],
                 outputs=["model", "training_history"],
                 name="train_model",
@@ -43,11 +51,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     ``NAME.training_history`` and ``NAME.metrics``; the model inputs and the shared
     ``training`` parameters are shared by every namespace.
     """
-    configuration_pipeline = create_configuration_pipeline()
     return sum(
         (
             Pipeline(
-                configuration_pipeline,
+                create_configuration_pipeline(name),
                 namespace=name,
                 inputs=set(MODEL_INPUTS),
                 parameters={
