@@ -122,6 +122,30 @@ print(json.dumps(scores))
     assert scores["accuracy"] == old_metrics["test_accuracy"]
     assert scores["cross_entropy_loss"] == old_metrics["test_cross_entropy_loss"]
 
+    # The README's command for re-evaluating an older model writes a new metrics
+    # version with the older model's accuracy.
+    evaluation = run_kedro(
+        project_copy,
+        "run",
+        "--pipelines",
+        "training",
+        "--namespaces",
+        "Rec_3_Light_Adam",
+        "--from-nodes",
+        "Rec_3_Light_Adam.evaluate_model",
+        "--load-versions",
+        f"Rec_3_Light_Adam.model:{old_version}",
+    )
+    assert evaluation.returncode == 0, evaluation.stderr[-4000:]
+    assert versions(model_folder) == [old_version, new_version]
+    *_, evaluated_version = versions(metrics_folder)
+    assert evaluated_version not in (old_version, new_version)
+    evaluated = json.loads(
+        (metrics_folder / evaluated_version / "metrics.json").read_text()
+    )
+    assert evaluated["test_accuracy"] == old_metrics["test_accuracy"]
+    assert evaluated["training"]["parameters"]["seed"] == 42
+
 
 @pytest.mark.slow
 def test_default_run_reaches_reference_accuracy(project_copy: Path):
