@@ -14,3 +14,15 @@ __all__ = [
     "NumpyDataset",
     "PlotlyJSONDataset",
 ]
+
+# Kedro-Viz and error messages show a dataset's type by its module, so the classes
+# report the public package that the catalog names, not their private modules.
+for _dataset_class in (
+    CSVDataset,
+    IDXDataset,
+    JSONDataset,
+    NetworkDataset,
+    NumpyDataset,
+    PlotlyJSONDataset,
+):
+    _dataset_class.__module__ = __name__
