@@ -8,18 +8,24 @@ and nothing is sent over the network.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from mnist_fnn.hooks import (
     DEFAULT_PROJECT,
+    INTERRUPTED_ERROR,
+    INTERRUPTED_EXIT_CODE,
     WandbSettings,
     run_id_for,
 )
@@ -47,16 +53,16 @@ def project(tmp_path: Path) -> Path:
     return path
 
 
-def kedro_run(
-    project: Path, *arguments: str, wandb_mode: str | None = None
-) -> subprocess.CompletedProcess:
-    """Run `kedro run` in ``project`` with no W&B credentials and no telemetry."""
+def kedro_environment(project: Path, wandb_mode: str | None = None) -> dict[str, str]:
+    """Return an environment with HOME set to an empty folder, no XDG folders, no
+    W&B settings and no telemetry."""
     home = project.parent / "home"
     home.mkdir(exist_ok=True)
     environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("WANDB_", "KEDRO_"))
+        and name not in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
     }
     environment.update(
         HOME=str(home),
@@ -66,10 +72,17 @@ def kedro_run(
     )
     if wandb_mode is not None:
         environment["WANDB_MODE"] = wandb_mode
+    return environment
+
+
+def kedro_run(
+    project: Path, *arguments: str, wandb_mode: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run `kedro run` in ``project`` with no W&B credentials and no telemetry."""
     return subprocess.run(
         [str(KEDRO), "run", *arguments],
         cwd=project,
-        env=environment,
+        env=kedro_environment(project, wandb_mode),
         check=False,
         capture_output=True,
         text=True,
@@ -77,19 +90,31 @@ def kedro_run(
     )
 
 
-def wandb_core_pids() -> set[int]:
-    """Return the ids of the running wandb-core service processes."""
+def wandb_core_pids(parent_pid: int | None = None) -> set[int]:
+    """Return the ids of the running wandb-core service processes.
+
+    With ``parent_pid``, only the services that process started: wandb 0.31 passes
+    the starting process's id to wandb-core as ``--pid <id>``.
+    """
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes()
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"wandb-core" in command.split(b"\0")[0]:
-            pids.add(int(entry.name))
+        if b"wandb-core" not in arguments[0]:
+            continue
+        if parent_pid is not None and not _has_pid_argument(arguments, parent_pid):
+            continue
+        pids.add(int(entry.name))
     return pids
+
+
+def _has_pid_argument(arguments: list[bytes], pid: int) -> bool:
+    pairs = zip(arguments, arguments[1:], strict=False)
+    return (b"--pid", str(pid).encode()) in pairs
 
 
 def runs_by_name(project: Path) -> dict[str, list[OfflineRun]]:
@@ -108,6 +133,17 @@ def saved_metrics(project: Path, configuration: str) -> dict:
 
 def epoch_rows(run: OfflineRun) -> list[dict]:
     return [row for row in run.history if "epoch" in row]
+
+
+def saved_models(project: Path, configuration: str) -> list[Path]:
+    return sorted(
+        (project / "data" / "06_models" / configuration).glob("model.json/*/model.json")
+    )
+
+
+def md5_base64(path: Path) -> str:
+    """Return the file's MD5 in base64, the digest W&B records for a file entry."""
+    return base64.b64encode(hashlib.md5(path.read_bytes()).digest()).decode()
 
 
 def check_output(result: subprocess.CompletedProcess) -> str:
@@ -146,7 +182,13 @@ def test_offline_run_per_configuration(project: Path):
 
         (model,) = [artifact for artifact in run.artifacts if artifact.type == "model"]
         assert model.name == f"{configuration}-model"
-        assert [entry.path for entry in model.manifest.contents] == ["model.json"]
+        (model_file,) = saved_models(project, configuration)
+        (entry,) = model.manifest.contents
+        assert entry.path == "model.json"
+        assert entry.digest == md5_base64(model_file)
+        assert entry.size == model_file.stat().st_size
+        # An immutable entry refers to the saved version instead of a staging copy.
+        assert Path(entry.local_path) == model_file.resolve()
         save_version = run.config["kedro"]["save_version"]
         assert json.loads(model.metadata)["kedro_save_version"] == save_version
         assert f"model-version-{save_version}" in run.tags
@@ -217,6 +259,70 @@ def test_failing_configuration_marked_failed(project: Path):
     assert failed.exit_code != 0
     assert len(epoch_rows(failed)) == 2
     assert failed.summary["error"] == "RuntimeError: Training stopped after epoch 2"
+
+
+def test_model_file_not_copied_to_home(project: Path):
+    home = project.parent / "home"
+
+    result = kedro_run(project)
+
+    assert result.returncode == 0, check_output(result)
+    models = [path for name in CONFIGURATIONS for path in saved_models(project, name)]
+    model_digests = {hashlib.sha256(path.read_bytes()).hexdigest() for path in models}
+    copies = [
+        path
+        for path in home.rglob("*")
+        if path.is_file()
+        and hashlib.sha256(path.read_bytes()).hexdigest() in model_digests
+    ]
+    assert len(models) == len(CONFIGURATIONS)
+    # wandb's staging folder is <data dir>/artifacts/staging, and the data dir
+    # is under HOME once WANDB_DATA_DIR and XDG_DATA_HOME are unset.
+    assert copies == []
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_marked_failed(project: Path, signal_number: int):
+    process = subprocess.Popen(
+        [
+            str(KEDRO),
+            "run",
+            "--params",
+            "training.epochs=1000,training.epoch_sleep_seconds=0.05",
+        ],
+        cwd=project,
+        env=kedro_environment(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    # Kills the run if it neither logs an epoch nor exits in time.
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "Toy epoch 1 logged" in line:
+                break
+        process.send_signal(signal_number)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        watchdog.cancel()
+    output = "".join([*lines, rest])[-3000:]
+
+    assert process.returncode != 0, output
+    assert "Toy epoch 1000 logged" not in output
+    # The first configuration's train node was interrupted, so the second never
+    # started a run.
+    (run,) = read_offline_runs(project / "tracking" / "wandb")
+    debug_log = (run.folder / "logs" / "debug.log").read_text()
+    assert run.exit_code == INTERRUPTED_EXIT_CODE, output
+    assert len(epoch_rows(run)) >= 1
+    assert run.summary["error"] == INTERRUPTED_ERROR
+    # wandb logs this error when its service stops before the run has finished.
+    assert "HandleAbandonedError" not in debug_log
+    assert wandb_core_pids(process.pid) == set()
 
 
 def test_settings_defaults(tmp_path: Path):

@@ -15,10 +15,15 @@ the evaluate node. Under ``ParallelRunner`` each node runs in a worker process, 
 W&B run must finish in the process that started it. So there the train node's
 process finishes its run after saving the model, and the evaluate node's process
 reopens the same run id with ``resume="allow"``.
+
+Ctrl+C (``KeyboardInterrupt``) and SIGTERM (``SystemExit`` from ``SafetyHooks``) are
+not ``Exception`` subclasses, so Kedro calls no error hook for them. An ``atexit``
+handler then finishes the runs still open as failed and stops wandb-core.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import json
@@ -43,6 +48,12 @@ DEFAULT_PROJECT = "mnist-question10-final"
 TRAIN_NODE = "train_model"
 EVALUATE_NODE = "evaluate_model"
 LOSS_CHART_TITLE = "Loss Function Comparison"
+
+# Exit code and summary "error" of a run still open when the process exits. Python
+# does not pass the process's exit code to atexit handlers, so Ctrl+C and SIGTERM
+# both record 1, the code that `kedro run` exits with after Ctrl+C.
+INTERRUPTED_EXIT_CODE = 1
+INTERRUPTED_ERROR = "The process exited before the run finished"
 
 # Carries the pipeline's settings, session id and save version from the `kedro run`
 # process to ParallelRunner workers, which re-create the hooks from settings.py and
@@ -211,6 +222,7 @@ class WandbHooks:
         self._previous_environment_value: str | None = None
         self._runs: dict[str, _TrackedRun] = {}
         self._lock = threading.RLock()
+        self._exit_handler_registered = False
 
     @hook_impl
     def after_context_created(self, context) -> None:
@@ -406,6 +418,13 @@ class WandbHooks:
             )
             tracked = _TrackedRun(run=run)
             self._runs[namespace] = tracked
+            # wandb registers the atexit handler that stops wandb-core when it starts
+            # wandb-core, at the latest in the first wandb.init call. atexit calls
+            # handlers in reverse order of registration, so this one runs first,
+            # while wandb-core still accepts the runs' last records.
+            if not self._exit_handler_registered:
+                atexit.register(self._finish_runs_at_exit)
+                self._exit_handler_registered = True
         return tracked
 
     def _finish_run(self, namespace: str, exit_code: int) -> None:
@@ -420,8 +439,32 @@ class WandbHooks:
         if self._in_worker_process():
             wandb.teardown()
 
+    def _finish_runs_at_exit(self) -> None:
+        """Finish as failed the runs that are open when the process exits.
+
+        Kedro calls no error hook for an exception that is not an ``Exception``,
+        such as ``KeyboardInterrupt`` or ``SystemExit``, so the runs that a node
+        opened are still open here after one.
+        """
+        self._exit_handler_registered = False
+        if not self._runs:
+            return
+        for namespace, tracked in list(self._runs.items()):
+            logger.warning(
+                "Marking W&B run %s of configuration %s as failed with exit code %d: "
+                "the process is exiting before the run finished",
+                tracked.run.id,
+                namespace,
+                INTERRUPTED_EXIT_CODE,
+            )
+            tracked.run.summary["error"] = INTERRUPTED_ERROR
+        self._close_pipeline(exit_code=INTERRUPTED_EXIT_CODE)
+
     def _close_pipeline(self, exit_code: int) -> None:
         """Finish the runs still open, stop wandb-core and restore the environment."""
+        if self._exit_handler_registered:
+            atexit.unregister(self._finish_runs_at_exit)
+            self._exit_handler_registered = False
         for namespace in list(self._runs):
             tracked = self._runs[namespace]
             _remove_listener(tracked)
@@ -567,7 +610,13 @@ def _log_model_artifact(
     artifact = wandb.Artifact(
         name=dataset_name.replace(".", "-"), type="model", metadata=metadata
     )
-    artifact.add_file(str(path), name=path.name)
+    # The default "mutable" policy copies the file to wandb's staging folder, by
+    # default ~/.local/share/wandb/artifacts/staging, and in wandb 0.31 an offline
+    # run leaves that copy there. A saved model version is never rewritten, so the
+    # artifact refers to it in place.
+    # NOTE: `wandb sync` of an offline run reads the file from this path, so the
+    # model version must still exist when the run is synced.
+    artifact.add_file(str(path), name=path.name, policy="immutable")
     tracked.run.log_artifact(artifact)
 
 

@@ -1,8 +1,12 @@
 """Nodes that send epoch records and return metrics shaped like mnist_fnn's."""
 
+import logging
+import time
 from typing import Any
 
 from mnist_fnn.epoch_listeners import notify_epoch_end
+
+logger = logging.getLogger(__name__)
 
 
 def make_test_set(training: dict[str, Any]) -> tuple[list[int], list[int]]:
@@ -18,6 +22,9 @@ def train_model(
     configuration: dict[str, Any],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Send one record per epoch and return a model that predicts every label.
+
+    Each epoch waits ``epoch_sleep_seconds`` (default 0), and after sending its
+    record logs ``Toy epoch <n> logged``, so a test can signal the run while it trains.
 
     Raises:
         RuntimeError: After epoch ``fail_after_epoch`` when the configuration sets it.
@@ -35,7 +42,9 @@ def train_model(
             "epoch_seconds": 0.01,
             "evaluation_seconds": 0.001,
         }
+        time.sleep(settings.get("epoch_sleep_seconds", 0))
         notify_epoch_end(record)
+        logger.info("Toy epoch %d logged", epoch)
         history.append(record)
         if epoch == settings.get("fail_after_epoch"):
             raise RuntimeError(f"Training stopped after epoch {epoch}")
