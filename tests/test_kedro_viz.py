@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections import defaultdict, deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,11 +185,12 @@ def trained_project(
         yield TrainedProject(project, environment)
 
 
-@pytest.fixture(scope="module")
-def viz_server(trained_project: TrainedProject) -> Iterator[VizServer]:
-    """`kedro viz run` on the trained copy, without autoreload or a browser."""
+@contextmanager
+def running_viz(
+    project: Path, environment: dict[str, str], log_path: Path
+) -> Iterator[VizServer]:
+    """Run `kedro viz run` in ``project`` without autoreload or a browser."""
     port = free_port()
-    log_path = trained_project.path / "kedro-viz-run.log"
     command = [
         sys.executable,
         "-m",
@@ -202,15 +204,24 @@ def viz_server(trained_project: TrainedProject) -> Iterator[VizServer]:
         str(port),
     ]
     with log_path.open("wb") as log:
-        process = start_server(
-            command, trained_project.path, trained_project.environment, log
-        )
+        process = start_server(command, project, environment, log)
         try:
             base_url = f"http://{LOOPBACK}:{port}"
             wait_until_serving(f"{base_url}/api/main", process, log_path, START_TIMEOUT)
             yield VizServer(base_url, log_path)
         finally:
             stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def viz_server(trained_project: TrainedProject) -> Iterator[VizServer]:
+    """`kedro viz run` on the trained copy."""
+    with running_viz(
+        trained_project.path,
+        trained_project.environment,
+        trained_project.path / "kedro-viz-run.log",
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -509,34 +520,16 @@ def check_static_site(base_url: str) -> None:
 
 def test_untrained_project_previews_say_what_to_do(tmp_path: Path):
     project = copy_project(tmp_path / "project")
-    port = free_port()
     log_path = tmp_path / "kedro-viz-run.log"
-    command = [
-        sys.executable,
-        "-m",
-        "kedro",
-        "viz",
-        "run",
-        "--no-browser",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-    ]
-    with refusing_port() as proxy_port, log_path.open("wb") as log:
+    with refusing_port() as proxy_port:
         environment = offline_environment(proxy_port, WANDB_MODE="disabled")
-        process = start_server(command, project, environment, log)
-        try:
-            base_url = f"http://{LOOPBACK}:{port}"
-            wait_until_serving(f"{base_url}/api/main", process, log_path, START_TIMEOUT)
-            main = get_json(f"{base_url}/api/main")
+        with running_viz(project, environment, log_path) as server:
+            main = get_json(f"{server.base_url}/api/main")
             details = {
-                node["name"]: get_json(f"{base_url}/api/nodes/{node['id']}")
+                node["name"]: get_json(f"{server.base_url}/api/nodes/{node['id']}")
                 for node in main["nodes"]
                 if node["type"] == "data"
             }
-        finally:
-            stop_server(process)
 
     failures = preview_failures(log_path.read_text(encoding="utf-8", errors="replace"))
     assert not failures, "\n".join(failures)
