@@ -86,7 +86,8 @@ def kedro_run(
         check=False,
         capture_output=True,
         text=True,
-        timeout=120,
+        # Generous, because a busy 2-core machine can make a short run slow.
+        timeout=600,
     )
 
 
