@@ -75,10 +75,10 @@ def save_atomically(
 
 
 class AtomicSaveMixin:
-    """Make a kedro-datasets file dataset save locally through a temporary file.
+    """Make a file dataset save locally through a temporary file.
 
-    The subclass implements ``_write(file, data)`` with the body of the parent's
-    ``save``. Remote saves keep the parent's direct write, because a rename on
+    The subclass implements ``_write(file, data)``, which writes ``data`` to an open
+    file, as the parent's ``save`` would. Remote saves keep the parent's direct write, because a rename on
     object storage is a copy and a delete, so it would not be atomic.
     """
 

@@ -15,13 +15,15 @@ from kedro.io.core import (
     get_protocol_and_path,
 )
 
-from mnist_fnn.datasets._atomic import save_atomically
+from mnist_fnn.datasets._atomic import AtomicSaveMixin
 from mnist_fnn.datasets._paths import format_path
 
 _Data = TypeVar("_Data")
 
 
-class BinaryFileDataset(AbstractVersionedDataset[_Data, _Data], Generic[_Data]):
+class BinaryFileDataset(
+    AtomicSaveMixin, AbstractVersionedDataset[_Data, _Data], Generic[_Data]
+):
     """Versioned dataset of one binary file read and written through fsspec.
 
     Subclasses implement ``_check``, ``_write`` and ``_read``. Local saves write a
@@ -81,9 +83,6 @@ class BinaryFileDataset(AbstractVersionedDataset[_Data, _Data], Generic[_Data]):
     def _check(self, data: Any, display_path: str) -> None:
         """Raise ``DatasetError`` if ``data`` cannot be saved by this dataset."""
 
-    def _write(self, file: IO[bytes], data: _Data) -> None:
-        raise NotImplementedError
-
     def _read(self, file: IO[bytes], display_path: str) -> _Data:
         raise NotImplementedError
 
@@ -119,27 +118,8 @@ class BinaryFileDataset(AbstractVersionedDataset[_Data, _Data], Generic[_Data]):
         Raises:
             DatasetError: If ``data`` cannot be saved by this dataset.
         """
-        save_path = self._get_save_path()
-        self._check(data, format_path(self._protocol, save_path))
-
-        target = get_filepath_str(save_path, self._protocol)
-        if self._protocol == "file":
-            self._save_atomically(data, target)
-        else:
-            # NOTE: Remote saves write the target directly, because a rename on
-            # object storage is a copy and a delete, so it would not be atomic.
-            with self._fs.open(target, **self._fs_open_args_save) as file:
-                self._write(file, data)
-
-        self._invalidate_cache()
-
-    def _save_atomically(self, data: _Data, target: str) -> None:
-        save_atomically(
-            self._fs,
-            target,
-            self._fs_open_args_save,
-            lambda file: self._write(file, data),
-        )
+        self._check(data, format_path(self._protocol, self._get_save_path()))
+        super().save(data)
 
     def _exists(self) -> bool:
         try:
