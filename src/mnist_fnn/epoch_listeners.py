@@ -3,9 +3,9 @@
 Kedro hooks (experiment tracking, for example) register a listener in
 ``before_node_run`` and remove it in ``after_node_run``, so the nodes need not know
 who is listening. Kedro calls those hooks in the thread and process that run the
-node, under every built-in runner, so the registry is per thread: a listener hears
-only the node it was registered for, even when the thread runner trains several
-configurations at once.
+node, under every built-in runner. So the registry is per thread, and a listener
+receives only the records of the node it was registered for, even when the thread
+runner trains several configurations at once.
 """
 
 from __future__ import annotations

@@ -25,6 +25,6 @@ CONTEXT_CLASS = ProjectContext
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # conf/<env>/wandb.yml holds the Weights & Biases settings that WandbHooks reads.
+    # conf/<env>/wandb.yml contains the Weights & Biases settings that WandbHooks reads.
     "config_patterns": {"wandb": ["wandb*", "wandb*/**"]},
 }

@@ -108,7 +108,7 @@ class JSONDataset(AtomicSaveMixin, _KedroJSONDataset):
     """
 
     def preview(self) -> JSONPreview:
-        """Preview the JSON content, or say that no version is saved yet."""
+        """Preview the JSON content, or return a message that no version is saved yet."""
         if not has_saved_file(self):
             return missing_json_preview()
         return super().preview()
@@ -124,7 +124,7 @@ class CSVDataset(AtomicSaveMixin, _KedroCSVDataset):
     """
 
     def preview(self, nrows: int = 5) -> TablePreview:
-        """Preview the first ``nrows`` rows, or say that no version is saved yet."""
+        """Preview the first ``nrows`` rows, or a message that no version is saved yet."""
         if not has_saved_file(self):
             return missing_table_preview()
         return super().preview(nrows=nrows)
@@ -140,7 +140,7 @@ class PlotlyJSONDataset(AtomicSaveMixin, _KedroPlotlyJSONDataset):
     """
 
     def preview(self) -> PlotlyPreview:
-        """Preview the figure, or say in an empty figure that none is saved yet."""
+        """Preview the figure, or an empty figure titled with a message that none is saved."""
         if not has_saved_file(self):
             return missing_plotly_preview()
         return super().preview()

@@ -1,7 +1,7 @@
 """Kedro-Viz previews of datasets whose file does not exist yet.
 
 Before the first ``kedro run`` the outputs have no file, and Kedro-Viz would show
-"could not be previewed" for each. These previews say what to do instead, in the
+"could not be previewed" for each. These previews tell the user what to do instead, in the
 format each preview type expects.
 """
 

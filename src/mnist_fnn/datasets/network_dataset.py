@@ -16,7 +16,7 @@ from mnist_fnn.fnn import FeedForwardNetwork, load_network, save_network
 class NetworkDataset(BinaryFileDataset[FeedForwardNetwork]):
     """Versioned dataset of one ``FeedForwardNetwork`` in the network's ``.npz`` format.
 
-    The file holds the weights, biases, architecture and training configuration,
+    The file contains the weights, biases, architecture and training configuration,
     and is read with ``allow_pickle=False``, so loading a file cannot run code.
 
     Examples:
