@@ -118,11 +118,12 @@ REFERENCE_ACTIVATIONS = {
 }
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation_value_and_derivative(name):
+def test_activation_value_and_derivative(name, dtype):
     function, derivative = REFERENCE_ACTIVATIONS[name]
-    z = np.array([[-3.0, -0.7, -0.01, 0.02, 0.9, 4.0]])
-    gradients = np.array([[1.5, -2.0, 0.5, 3.0, -1.0, 0.25]])
+    z = np.array([[-3.0, -0.7, -0.01, 0.0, 0.02, 0.9, 4.0]], dtype=dtype)
+    gradients = np.array([[1.5, -2.0, 0.5, 2.0, 3.0, -1.0, 0.25]], dtype=dtype)
     activation = make_activation(name, leaky_relu_slope=0.2)
 
     values = z.copy()
@@ -130,8 +131,12 @@ def test_activation_value_and_derivative(name):
     backpropagated = gradients.copy()
     activation.multiply_derivative(values, backpropagated, np.empty_like(z))
 
-    np.testing.assert_allclose(values, function(z), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(backpropagated, gradients * derivative(z), rtol=1e-9)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(values, function(z), rtol=tolerance, atol=1e-15)
+    np.testing.assert_allclose(
+        backpropagated, gradients * derivative(z), rtol=tolerance * 1e3
+    )
+    assert backpropagated.dtype == dtype
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
