@@ -4,7 +4,9 @@ Every trainer starts from the same initial weights, shuffles with its own
 ``numpy.random.Generator`` built from the same seed (so all of them see the same row
 order in every epoch), and returns from ``train_epoch`` the wall time of the epoch's
 steps: batch gathering, forward pass, backward pass and optimizer update. Evaluation
-is outside that time.
+is outside that time. ``MatmulBound`` and ``MatmulOptimizerFloor`` train nothing:
+they time only the matrix products of an epoch, and the products plus the optimizer
+step, on random data.
 """
 
 import math
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_fnn.fnn import FeedForwardNetwork, make_optimizer, train
+from mnist_fnn.fnn import FeedForwardNetwork, Optimizer, make_optimizer, train
+from mnist_fnn.fnn.network import split_parameters
 
 INPUT_SIZE = 784
 OUTPUT_SIZE = 10
@@ -48,9 +51,9 @@ class TrainingData:
     y_train_float64: np.ndarray
 
 
-def initial_parameters(configuration: Configuration, seed: int) -> np.ndarray:
-    """Return the flat float32 parameters of a Xavier-initialised project network."""
-    network = FeedForwardNetwork(
+def xavier_network(configuration: Configuration, seed: int) -> FeedForwardNetwork:
+    """Return a Xavier-initialised float32 ReLU project network of the configuration."""
+    return FeedForwardNetwork(
         INPUT_SIZE,
         configuration.hidden_sizes,
         OUTPUT_SIZE,
@@ -59,7 +62,22 @@ def initial_parameters(configuration: Configuration, seed: int) -> np.ndarray:
         dtype="float32",
         rng=seed,
     )
-    return network.parameters.copy()
+
+
+def project_optimizer(configuration: Configuration) -> Optimizer:
+    """Return this project's optimizer of the configuration with the shared betas."""
+    return make_optimizer(
+        configuration.optimizer,
+        learning_rate=configuration.learning_rate,
+        beta1=BETA1,
+        beta2=BETA2,
+        epsilon=EPSILON,
+    )
+
+
+def initial_parameters(configuration: Configuration, seed: int) -> np.ndarray:
+    """Return the flat float32 parameters of a Xavier-initialised project network."""
+    return xavier_network(configuration, seed).parameters.copy()
 
 
 def matmul_flops_per_epoch(layer_sizes: tuple[int, ...], rows: int) -> int:
@@ -106,13 +124,7 @@ class ProjectTrainer:
             rng=seed,
         )
         np.copyto(self.network.parameters, parameters, casting="unsafe")
-        self.optimizer = make_optimizer(
-            configuration.optimizer,
-            learning_rate=configuration.learning_rate,
-            beta1=BETA1,
-            beta2=BETA2,
-            epsilon=EPSILON,
-        )
+        self.optimizer = project_optimizer(configuration)
         if dtype == "float64":
             self.x_train, self.y_train = data.x_train_float64, data.y_train_float64
         else:
@@ -388,3 +400,57 @@ class MatmulBound:
 
     def test_accuracy(self, data: TrainingData) -> float | None:
         return None
+
+
+class MatmulOptimizerFloor(MatmulBound):
+    """The products of ``MatmulBound`` followed by this project's optimizer step.
+
+    The weights are views into the flat float32 ``parameters`` buffer of a
+    Xavier-initialised ``FeedForwardNetwork``, and the products write the weight
+    gradients into views of a flat ``flat_gradients`` buffer with the same layout.
+    After the products of a step, ``optimizer.step(parameters, flat_gradients,
+    weight_count)`` updates the whole buffer as ``train`` does. Nothing else runs: no
+    bias addition, activation, softmax, loss or batch gathering. The bias entries of
+    ``flat_gradients`` keep the small random values they start with, so the optimizer
+    works on finite, nonzero numbers everywhere. The input activations and output
+    errors are the same random arrays as in ``MatmulBound`` with the same seed.
+
+    Without activations the products form a deep linear network, and the optimizer
+    keeps growing its weights along a fixed direction. Without a reset, Rec_2's
+    weight gradients reached about 8e16 after 6 epochs in one run, which puts the
+    optimizer's running sum of squared gradients within a factor of 100 of the
+    float32 maximum. ``train_epoch`` therefore copies the initial parameters back
+    before each epoch, outside the timed loop, while the optimizer state carries over.
+    """
+
+    def __init__(
+        self, configuration: Configuration, rows: int, *, batch_size: int, seed: int
+    ) -> None:
+        super().__init__(configuration, rows, batch_size=batch_size, seed=seed)
+        self.label = "matmul + optimizer"
+        self.network = xavier_network(configuration, seed)
+        self.parameters = self.network.parameters
+        self.starting_parameters = self.parameters.copy()
+        self.weights = self.network.weights
+
+        generator = np.random.default_rng(seed)
+        self.flat_gradients = generator.standard_normal(
+            self.parameters.shape[0], dtype=np.float32
+        )
+        self.flat_gradients *= np.float32(1e-3)
+        self.gradients = split_parameters(
+            self.flat_gradients, configuration.layer_sizes
+        )[0]
+
+        self.optimizer = project_optimizer(configuration)
+
+    def train_epoch(self) -> float:
+        np.copyto(self.parameters, self.starting_parameters)
+        parameters, gradients = self.parameters, self.flat_gradients
+        weight_count = self.network.weight_count
+        steps = math.ceil(self.rows / self.batch_size)
+        started = time.perf_counter()
+        for step in range(steps):
+            self._step(min(self.batch_size, self.rows - step * self.batch_size))
+            self.optimizer.step(parameters, gradients, weight_count)
+        return time.perf_counter() - started

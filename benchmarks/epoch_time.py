@@ -3,7 +3,10 @@
 Trains each recommended configuration with this project's network (float32 and
 float64), a notebook-style float64 baseline and PyTorch on the CPU when torch is
 installed. One epoch of each implementation runs in turn. The matrix products of an
-epoch, timed alone, give a lower bound. The output is Markdown.
+epoch, timed alone, give a lower bound, and the same products followed by this
+project's optimizer step give the floor of its design. The test accuracy of ours
+float32 and PyTorch is compared over several seeds. The output is Markdown, and the
+progress of the untimed extra seeds goes to stderr.
 
 Usage:
     python benchmarks/epoch_time.py --epochs 4 --threads 1
@@ -23,7 +26,14 @@ from _machine import THREAD_VARIABLES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIRECTORY = PROJECT_ROOT / "data" / "01_raw" / "mnist"
-IMPLEMENTATIONS = ("ours_float32", "ours_float64", "notebook", "torch", "bound")
+IMPLEMENTATIONS = (
+    "ours_float32",
+    "ours_float64",
+    "notebook",
+    "torch",
+    "floor",
+    "bound",
+)
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,7 +66,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         choices=IMPLEMENTATIONS,
         default=list(IMPLEMENTATIONS),
-        help="implementations to run; ratios need ours_float32",
+        help="implementations to run; ratios need ours_float32. floor is the matrix "
+        "products plus the optimizer step, bound the matrix products alone",
+    )
+    parser.add_argument(
+        "--accuracy-seeds",
+        type=int,
+        default=5,
+        metavar="N",
+        help="number of seeds for the test-accuracy comparison of ours_float32 and "
+        "torch: --seed and the next N-1 integers, each trained for the warm-up and "
+        "timed epochs, the ones after --seed untimed (at least 1)",
     )
     parser.add_argument(
         "--torch-nadam-momentum-decay",
@@ -74,6 +94,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     arguments = parser.parse_args(argv)
     if arguments.epochs < 3:
         parser.error(f"--epochs must be at least 3, got {arguments.epochs}.")
+    if arguments.accuracy_seeds < 1:
+        parser.error(
+            f"--accuracy-seeds must be at least 1, got {arguments.accuracy_seeds}."
+        )
     if arguments.threads < 1:
         parser.error(f"--threads must be at least 1, got {arguments.threads}.")
     return arguments

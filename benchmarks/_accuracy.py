@@ -1,0 +1,160 @@
+"""Test accuracy of ours float32 and PyTorch over several seeds.
+
+The timed run gives the accuracies of the main seed. Each further seed trains a fresh
+pair of networks, untimed, for the same number of epochs, with that seed's initial
+weights and shuffling.
+"""
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass
+
+from _trainers import (
+    Configuration,
+    ProjectTrainer,
+    TorchTrainer,
+    TrainingData,
+    initial_parameters,
+)
+
+
+@dataclass(frozen=True)
+class SeedAccuracy:
+    """Test accuracies of one seed, as fractions, None for an implementation not run."""
+
+    seed: int
+    ours: float | None
+    torch: float | None
+
+    @property
+    def difference(self) -> float | None:
+        """Ours minus PyTorch, or None when either is missing."""
+        if self.ours is None or self.torch is None:
+            return None
+        return self.ours - self.torch
+
+
+def measure_seed_accuracies(
+    configuration: Configuration,
+    data: TrainingData,
+    arguments: argparse.Namespace,
+    torch_available: bool,
+    main_seed_accuracy: SeedAccuracy,
+) -> list[SeedAccuracy]:
+    """Train the seeds after ``arguments.seed`` and return every seed's accuracies.
+
+    Ours float32 trains when ``ours_float32`` is among the implementations, and
+    PyTorch when ``torch_available``. Each seed trains for ``arguments.epochs + 1``
+    epochs, the warm-up and the timed epochs of the main run. One progress line per
+    seed goes to stderr.
+
+    Returns:
+        ``main_seed_accuracy`` followed by one entry per further seed, in seed order.
+    """
+    accuracies = [main_seed_accuracy]
+    run_ours = "ours_float32" in arguments.implementations
+    labels = []
+    if run_ours:
+        labels.append("ours float32")
+    if torch_available:
+        labels.append("PyTorch float32")
+    if not labels:
+        return accuracies
+
+    epochs = arguments.epochs + 1
+    common = {"batch_size": arguments.batch_size}
+    for index in range(1, arguments.accuracy_seeds):
+        seed = arguments.seed + index
+        print(
+            f"{configuration.name}: seed {seed} ({index + 1} of "
+            f"{arguments.accuracy_seeds}), training {' and '.join(labels)} for "
+            f"{epochs} epochs untimed",
+            file=sys.stderr,
+            flush=True,
+        )
+        parameters = initial_parameters(configuration, seed)
+        ours = None
+        if run_ours:
+            trainer = ProjectTrainer(
+                configuration, data, parameters, dtype="float32", seed=seed, **common
+            )
+            ours = _train_and_test(trainer, data, epochs)
+        torch = None
+        if torch_available:
+            trainer = TorchTrainer(
+                configuration,
+                data,
+                parameters,
+                seed=seed,
+                threads=arguments.threads,
+                nadam_momentum_decay=arguments.torch_nadam_momentum_decay,
+                **common,
+            )
+            torch = _train_and_test(trainer, data, epochs)
+        accuracies.append(SeedAccuracy(seed, ours, torch))
+    return accuracies
+
+
+def _train_and_test(trainer, data: TrainingData, epochs: int) -> float:
+    for _ in range(epochs):
+        trainer.train_epoch()
+    return trainer.test_accuracy(data)
+
+
+def mean_difference(accuracies: list[SeedAccuracy]) -> float | None:
+    """Return the mean of ours minus the mean of PyTorch, None unless every seed has both."""
+    differences = [accuracy.difference for accuracy in accuracies]
+    if None in differences:
+        return None
+    return statistics.mean(differences)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.2f}"
+
+
+def _column_statistics(values: list[float | None]) -> tuple[float | None, ...]:
+    """Return the mean and the sample standard deviation, None when a value is missing."""
+    if None in values:
+        return None, None
+    return statistics.mean(values), statistics.stdev(values)
+
+
+def print_seed_table(accuracies: list[SeedAccuracy], epochs: int) -> None:
+    """Print the per-seed accuracies with the mean and sample standard deviation.
+
+    Needs at least two seeds, because the sample standard deviation of one value is
+    undefined.
+    """
+    print(
+        f"Test accuracy over {len(accuracies)} seeds, each after {epochs} epochs "
+        "(difference: ours minus PyTorch):"
+    )
+    print()
+    print("| seed | ours f32 % | PyTorch % | difference (points) |")
+    print("|---|---:|---:|---:|")
+    for accuracy in accuracies:
+        print(
+            f"| {accuracy.seed} | {_percent(accuracy.ours)} | "
+            f"{_percent(accuracy.torch)} | {_points(accuracy.difference)} |"
+        )
+
+    ours_mean, ours_deviation = _column_statistics([a.ours for a in accuracies])
+    torch_mean, torch_deviation = _column_statistics([a.torch for a in accuracies])
+    difference_mean, difference_deviation = _column_statistics(
+        [a.difference for a in accuracies]
+    )
+    print(
+        f"| mean | {_percent(ours_mean)} | {_percent(torch_mean)} | "
+        f"{_points(difference_mean)} |"
+    )
+    print(
+        f"| sample standard deviation | {_percent(ours_deviation)} | "
+        f"{_percent(torch_deviation)} | {_percent(difference_deviation)} |"
+    )
+    print()
