@@ -34,7 +34,9 @@ def versions(folder: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_kedro_run_writes_versioned_outputs(project_copy: Path):
-    result = run_kedro(project_copy, "run", "--params", "training.epochs=1")
+    result = run_kedro(
+        project_copy, "run", "--params", "training.epochs=1,training.blas_threads=1"
+    )
     assert result.returncode == 0, result.stderr[-4000:]
 
     data = project_copy / "data"
@@ -51,6 +53,10 @@ def test_kedro_run_writes_versioned_outputs(project_copy: Path):
         )
         assert metrics["test_accuracy"] > 0.90
         assert metrics["training"]["parameters"]["epochs"] == 1
+        assert metrics["training"]["parameters"]["blas_threads"] == 1
+        blas_libraries = metrics["training"]["environment"]["blas"]
+        assert blas_libraries, "threadpoolctl found no BLAS library"
+        assert {library["threads"] for library in blas_libraries} == {1}
         assert (
             data / "08_reporting" / name / "training_history.csv" / metrics_version
         ).is_dir()

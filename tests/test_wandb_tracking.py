@@ -371,7 +371,11 @@ def test_mnist_project_offline_runs(tmp_path: Path):
     shutil.copytree(root / "data" / "01_raw", project / "data" / "01_raw")
     shutil.copy(root / "pyproject.toml", project)
 
-    result = kedro_run(project, "--params", "training.epochs=2")
+    result = kedro_run(
+        project,
+        "--params",
+        "training.epochs=2,configurations.Rec_3_Light_Adam.blas_threads=1",
+    )
 
     assert result.returncode == 0, check_output(result)
     runs = read_offline_runs(project / "wandb")
@@ -387,3 +391,6 @@ def test_mnist_project_offline_runs(tmp_path: Path):
         assert all(EPOCH_KEYS <= set(row) for row in rows)
         assert run.summary["test_accuracy"] == metrics["test_accuracy"]
         assert any(artifact.type == "model" for artifact in run.artifacts)
+        # The W&B config is the configuration's merged parameters.
+        expected_blas_threads = 1 if run.name == "Rec_3_Light_Adam" else None
+        assert run.config["blas_threads"] == expected_blas_threads

@@ -2,8 +2,9 @@
 
 The train and split nodes run these checks on their own inputs, and
 ``mnist_fnn.safety_hooks.SafetyHooks`` runs them on every configuration of a run
-before the first node starts. Both use the validators of ``mnist_fnn.fnn`` and of
-the data_processing nodes, so a value the hook accepts is one the nodes accept.
+before the first node starts. Both use the validators of ``mnist_fnn.fnn``,
+``mnist_fnn.blas_threads`` and the data_processing nodes, so a value the hook
+accepts is one the nodes accept.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from mnist_fnn.blas_threads import check_blas_threads
 from mnist_fnn.fnn import (
     make_optimizer,
     resolve_activation,
@@ -35,7 +37,8 @@ CONFIGURATIONS_KEY = "configurations"
 DATA_PROCESSING_KEY = "data_processing"
 
 # Settings a configuration must have after the merge over `training`. The others
-# have defaults in mnist_fnn.fnn.
+# have defaults in mnist_fnn.fnn, except blas_threads, whose absence leaves the BLAS
+# thread count as it is.
 REQUIRED_SETTINGS = (
     "hidden_sizes",
     "epochs",
@@ -54,6 +57,7 @@ OPTIONAL_SETTINGS = (
     "epsilon",
     "weight_decay",
     "dtype",
+    "blas_threads",
 )
 KNOWN_SETTINGS = REQUIRED_SETTINGS + OPTIONAL_SETTINGS
 
@@ -122,6 +126,7 @@ _SETTING_CHECKS: dict[str, Callable[[Any], object]] = {
     # np.random.default_rng also takes sequences and None, which would make the run
     # differ from the recorded seed or impossible to repeat.
     "seed": check_split_seed,
+    "blas_threads": check_blas_threads,
 }
 
 

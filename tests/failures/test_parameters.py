@@ -10,6 +10,7 @@ from mnist_fnn.validation import (
     ParameterError,
     check_configuration_names,
     check_data_processing,
+    check_shared_settings,
     check_training_settings,
 )
 from tests.failures.conftest import run_kedro
@@ -85,6 +86,37 @@ def test_invalid_setting_is_named(configuration, expected):
     assert problems[0].startswith(expected), problems[0]
 
 
+@pytest.mark.parametrize("value", [None, 1, 2, np.int64(4)])
+def test_blas_threads_valid_values(value):
+    assert problems_of({"blas_threads": value}) == []
+    assert problems_of({}, defaults={**DEFAULTS, "blas_threads": value}) == []
+
+
+@pytest.mark.parametrize("value", [True, False, 1.0, 1.5, "2", "null", 0, -1])
+@pytest.mark.parametrize("owner", ["configuration", "training"])
+def test_blas_threads_invalid_value_is_named(value, owner):
+    if owner == "configuration":
+        problems = problems_of({"blas_threads": value})
+        key = f"{KEY}.blas_threads"
+    else:
+        problems = problems_of({}, defaults={**DEFAULTS, "blas_threads": value})
+        key = "training.blas_threads"
+
+    assert problems == [
+        f"{key}: Invalid blas_threads: {value!r}. It must be an integer >= 1, or "
+        "null to keep the BLAS library's own thread count."
+    ]
+
+
+def test_configuration_blas_threads_wins_over_shared():
+    defaults = {**DEFAULTS, "blas_threads": 0}
+    assert problems_of({"blas_threads": 1}, defaults=defaults) == []
+    assert check_shared_settings(defaults) == [
+        "training.blas_threads: Invalid blas_threads: 0. It must be an integer >= 1, "
+        "or null to keep the BLAS library's own thread count."
+    ]
+
+
 def test_shared_setting_is_named_under_training():
     problems = problems_of({}, defaults={**DEFAULTS, "learning_rate": -0.1})
     assert problems == [
@@ -147,7 +179,8 @@ def test_run_lists_every_problem_before_training(project):
         "--params",
         "configurations.Rec_2_Deep_Nadam.optimizer=adamw,"
         "training.learning_rate=-0.1,training.batch_size=100000,"
-        "data_processing.validation_fraction=1.5",
+        "data_processing.validation_fraction=1.5,training.blas_threads=true,"
+        "configurations.Rec_3_Light_Adam.blas_threads=0",
     )
     assert code != 0
     assert "Invalid parameters:" in output
@@ -157,6 +190,15 @@ def test_run_lists_every_problem_before_training(project):
     )
     assert "- training.learning_rate: Invalid learning rate: -0.1" in output
     assert "- training.batch_size: 100,000 is larger than" not in output
+    assert (
+        "- training.blas_threads: Invalid blas_threads: True. It must be an "
+        "integer >= 1, or null to keep the BLAS library's own thread count." in output
+    )
+    assert (
+        "- configurations.Rec_3_Light_Adam.blas_threads: Invalid blas_threads: 0. "
+        "It must be an integer >= 1, or null to keep the BLAS library's own thread "
+        "count." in output
+    )
     assert (
         "- data_processing.validation_fraction: Invalid validation_fraction: 1.5."
         in output

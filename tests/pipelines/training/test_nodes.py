@@ -10,16 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mnist_fnn.datasets import IDXDataset
 from mnist_fnn.epoch_listeners import add_epoch_listener, remove_epoch_listener
 from mnist_fnn.pipelines.data_processing.nodes import flatten_and_scale, one_hot_encode
 from mnist_fnn.pipelines.training.nodes import (
+    _log_blas_threads,
     _ProgressBar,
     evaluate_model,
     resolve_configuration,
     train_model,
 )
+from mnist_fnn.validation import ParameterError
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "data/01_raw/mnist"
 DEFAULTS = {
@@ -264,3 +267,162 @@ def test_train_model_logs_configuration_name(data, caplog):
     assert len(epoch_lines) == 1
     assert epoch_lines[0].startswith("Tiny epoch 1/1: cross-entropy ")
     assert "validation accuracy 0." in epoch_lines[0]
+
+
+def blas_thread_counts() -> list[int]:
+    return [
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    ]
+
+
+@pytest.fixture
+def two_blas_threads():
+    """Set the BLAS libraries to 2 threads, a count that differs from a limit of 1.
+
+    The tests then see a change even on a machine whose default count is 1.
+    """
+    if not blas_thread_counts():
+        pytest.skip("threadpoolctl finds no BLAS library in this process")
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_thread_counts() == [2] * len(blas_thread_counts())
+        yield
+
+
+def train_recording_blas_threads(data, defaults, configuration, fail=False):
+    """Train one epoch and return the BLAS thread counts seen at its end."""
+    seen = []
+
+    def record(_record):
+        seen.extend(blas_thread_counts())
+        if fail:
+            raise RuntimeError("training failed on purpose")
+
+    add_epoch_listener(record)
+    try:
+        train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 1, **defaults},
+            configuration={"hidden_sizes": [8], **configuration},
+        )
+    finally:
+        remove_epoch_listener(record)
+    return seen
+
+
+def test_blas_threads_limits_training(data, two_blas_threads):
+    seen = train_recording_blas_threads(data, {"blas_threads": 1}, {})
+
+    assert seen
+    assert set(seen) == {1}
+    assert set(blas_thread_counts()) == {2}
+
+
+def test_blas_threads_restored_after_error(data, two_blas_threads):
+    with pytest.raises(RuntimeError, match="training failed on purpose"):
+        train_recording_blas_threads(data, {"blas_threads": 1}, {}, fail=True)
+
+    assert set(blas_thread_counts()) == {2}
+
+
+def test_blas_threads_null_keeps_count(data, two_blas_threads):
+    seen = train_recording_blas_threads(data, {"blas_threads": None}, {})
+
+    assert seen
+    assert set(seen) == {2}
+    assert set(blas_thread_counts()) == {2}
+
+
+def test_configuration_blas_threads_wins(data, two_blas_threads):
+    seen = train_recording_blas_threads(
+        data, {"blas_threads": None}, {"blas_threads": 1}
+    )
+
+    assert set(seen) == {1}
+    assert set(blas_thread_counts()) == {2}
+
+
+def test_train_model_records_blas_threads(data, two_blas_threads, caplog):
+    with caplog.at_level(logging.INFO):
+        network, _ = train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 1, "blas_threads": None},
+            configuration={"hidden_sizes": [8], "blas_threads": 1},
+            configuration_name="Tiny",
+        )
+
+    assert network.training_config["parameters"]["blas_threads"] == 1
+    libraries = network.training_config["environment"]["blas"]
+    assert libraries
+    assert {library["threads"] for library in libraries} == {1}
+    blas_lines = [
+        r.getMessage() for r in caplog.records if "BLAS threads" in r.getMessage()
+    ]
+    assert len(blas_lines) == 1
+    assert blas_lines[0].startswith("Tiny trains with BLAS threads: ")
+    assert blas_lines[0].endswith(" 1 (blas_threads: 1)")
+
+
+def test_train_model_logs_null_blas_threads(data, two_blas_threads, caplog):
+    with caplog.at_level(logging.INFO):
+        train_model(
+            **data,
+            defaults={**DEFAULTS, "epochs": 1},
+            configuration={"hidden_sizes": [8]},
+            configuration_name="Tiny",
+        )
+
+    blas_lines = [
+        r.getMessage() for r in caplog.records if "BLAS threads" in r.getMessage()
+    ]
+    assert len(blas_lines) == 1
+    assert blas_lines[0].endswith(" 2 (blas_threads: null, the library's own count)")
+
+
+def test_train_model_rejects_zero_blas_threads(data):
+    with pytest.raises(ParameterError) as raised:
+        train_model(
+            **data,
+            defaults=DEFAULTS,
+            configuration={"hidden_sizes": [8], "blas_threads": 0},
+        )
+
+    assert (
+        "- configuration.blas_threads: Invalid blas_threads: 0. It must be an "
+        "integer >= 1, or null to keep the BLAS library's own thread count."
+        in str(raised.value)
+    )
+
+
+def test_unapplied_blas_threads_warns(caplog):
+    libraries = [{"library": "openblas", "version": "0.3.31", "threads": 2}]
+    with caplog.at_level(logging.INFO):
+        _log_blas_threads("Tiny", 1, libraries)
+
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert messages[0] == (
+        logging.INFO,
+        "Tiny trains with BLAS threads: openblas 2 (blas_threads: 1)",
+    )
+    assert messages[1][0] == logging.WARNING
+    assert messages[1][1].startswith(
+        "Tiny: blas_threads 1 is not applied, and the BLAS threads are openblas 2."
+    )
+    assert len(messages) == 2
+
+
+def test_blas_threads_without_library_warns(caplog):
+    with caplog.at_level(logging.INFO):
+        _log_blas_threads("Tiny", 1, [])
+        _log_blas_threads("Tiny", None, [])
+
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert messages[0][0] == logging.WARNING
+    assert messages[0][1].startswith(
+        "Tiny: blas_threads 1 has no effect, because threadpoolctl finds no BLAS "
+        "library in this process."
+    )
+    assert messages[1] == (
+        logging.INFO,
+        "Tiny trains with an unknown BLAS thread count (blas_threads: null, the "
+        "library's own count): threadpoolctl finds no BLAS library in this process",
+    )

@@ -17,6 +17,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from mnist_fnn.blas_threads import describe_blas_libraries, limit_blas_threads
 from mnist_fnn.epoch_listeners import notify_epoch_end
 from mnist_fnn.fnn import FeedForwardNetwork, train
 from mnist_fnn.validation import check_training_settings, raise_for_problems
@@ -71,7 +72,11 @@ def train_model(  # noqa: PLR0917
 
     The network's ``training_config`` records what reproduces the run: the merged
     parameters (seed included), the SHA-256 and shape of every input array, package
-    versions and timings. It is saved with the model.
+    versions, the BLAS libraries with their thread counts during training, and
+    timings. It is saved with the model.
+
+    The ``blas_threads`` setting, when not None, limits the BLAS threads while
+    ``mnist_fnn.fnn.train`` runs, and the previous count is restored afterwards.
 
     Args:
         x_train: Training features, shape (n, 784), float32 in [0, 1].
@@ -117,24 +122,28 @@ def train_model(  # noqa: PLR0917
     )
     validation_data = (x_validation, y_validation) if len(x_validation) else None
 
-    started = time.perf_counter()
-    with _batch_progress(configuration_name, settings["epochs"]) as batch_callbacks:
-        history = train(
-            network,
-            x_train,
-            y_train,
-            rng=rng,
-            validation_data=validation_data,
-            test_data=(x_test, y_test),
-            epoch_callbacks=(
-                partial(_log_epoch, configuration_name, settings["epochs"]),
-                _chance_level_warning(y_train.shape[1], settings["learning_rate"]),
-                notify_epoch_end,
-            ),
-            batch_callbacks=batch_callbacks,
-            **{key: settings[key] for key in _TRAINING_KEYS if key in settings},
-        )
-    training_seconds = time.perf_counter() - started
+    blas_threads = settings.get("blas_threads")
+    with limit_blas_threads(blas_threads):
+        blas_libraries = describe_blas_libraries()
+        _log_blas_threads(configuration_name, blas_threads, blas_libraries)
+        started = time.perf_counter()
+        with _batch_progress(configuration_name, settings["epochs"]) as batch_callbacks:
+            history = train(
+                network,
+                x_train,
+                y_train,
+                rng=rng,
+                validation_data=validation_data,
+                test_data=(x_test, y_test),
+                epoch_callbacks=(
+                    partial(_log_epoch, configuration_name, settings["epochs"]),
+                    _chance_level_warning(y_train.shape[1], settings["learning_rate"]),
+                    notify_epoch_end,
+                ),
+                batch_callbacks=batch_callbacks,
+                **{key: settings[key] for key in _TRAINING_KEYS if key in settings},
+            )
+        training_seconds = time.perf_counter() - started
 
     network.training_config = {
         **network.training_config,
@@ -150,7 +159,7 @@ def train_model(  # noqa: PLR0917
                 ("y_test", y_test),
             )
         },
-        "environment": _describe_environment(),
+        "environment": {**_describe_environment(), "blas": blas_libraries},
         "timings": {
             "training_seconds": training_seconds,
             "epoch_seconds": [record["epoch_seconds"] for record in history],
@@ -292,6 +301,56 @@ def _model_input_message(problems: list[str]) -> str:
         "its image file has images. Fix the raw files under data/01_raw/mnist, "
         "then run the data_processing pipeline again."
     )
+
+
+def _log_blas_threads(
+    configuration_name: str,
+    blas_threads: int | None,
+    blas_libraries: list[dict[str, Any]],
+) -> None:
+    """Log the BLAS thread count that a configuration trains with."""
+    setting = "null, the library's own count" if blas_threads is None else blas_threads
+    if not blas_libraries:
+        if blas_threads is None:
+            logger.info(
+                "%s trains with an unknown BLAS thread count (blas_threads: %s): "
+                "threadpoolctl finds no BLAS library in this process",
+                configuration_name,
+                setting,
+            )
+        else:
+            logger.warning(
+                "%s: blas_threads %d has no effect, because threadpoolctl finds no "
+                "BLAS library in this process. Set the thread count with the BLAS "
+                "library's environment variable, such as OPENBLAS_NUM_THREADS, "
+                "before Python starts.",
+                configuration_name,
+                blas_threads,
+            )
+        return
+
+    counts = ", ".join(
+        f"{library['library']} {library['threads']}" for library in blas_libraries
+    )
+    logger.info(
+        "%s trains with BLAS threads: %s (blas_threads: %s)",
+        configuration_name,
+        counts,
+        setting,
+    )
+    if blas_threads is not None and any(
+        library["threads"] != blas_threads for library in blas_libraries
+    ):
+        logger.warning(
+            "%s: blas_threads %d is not applied, and the BLAS threads are %s. "
+            "threadpoolctl 3.8 ignores a limit set while another Python thread "
+            "controls the BLAS thread count, such as a configuration that trains "
+            "at the same time under the thread runner. Use the sequential runner "
+            "to apply blas_threads.",
+            configuration_name,
+            blas_threads,
+            counts,
+        )
 
 
 def _log_epoch(configuration_name: str, epochs: int, record: dict[str, Any]) -> None:

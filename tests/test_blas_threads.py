@@ -1,0 +1,70 @@
+"""Tests of the BLAS thread limit that the training node applies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from mnist_fnn.blas_threads import (
+    check_blas_threads,
+    describe_blas_libraries,
+    limit_blas_threads,
+)
+
+# threadpoolctl finds the BLAS library only once NumPy has loaded it.
+assert np.ones(1).sum() == 1
+
+
+def blas_thread_counts() -> set[int]:
+    return {
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    }
+
+
+@pytest.fixture(autouse=True)
+def two_blas_threads():
+    if not blas_thread_counts():
+        pytest.skip("threadpoolctl finds no BLAS library in this process")
+    with threadpool_limits(limits=2, user_api="blas"):
+        yield
+
+
+def test_check_blas_threads_returns_int():
+    assert check_blas_threads(None) is None
+    assert check_blas_threads(np.int64(3)) == 3
+    assert type(check_blas_threads(np.int64(3))) is int
+
+
+def test_describe_blas_libraries_counts():
+    libraries = describe_blas_libraries()
+
+    assert libraries
+    assert {library["threads"] for library in libraries} == {2}
+    assert all(library["library"] for library in libraries)
+
+
+def test_limit_sets_and_restores():
+    with limit_blas_threads(1):
+        assert blas_thread_counts() == {1}
+    assert blas_thread_counts() == {2}
+
+
+def test_limit_none_changes_nothing():
+    with limit_blas_threads(None):
+        assert blas_thread_counts() == {2}
+    assert blas_thread_counts() == {2}
+
+
+def test_limit_restored_after_error():
+    with pytest.raises(ZeroDivisionError), limit_blas_threads(1):
+        _ = 1 / 0
+    assert blas_thread_counts() == {2}
+
+
+def test_nested_limits_restore_in_order():
+    with limit_blas_threads(1):
+        with limit_blas_threads(3):
+            assert blas_thread_counts() == {3}
+        assert blas_thread_counts() == {1}
+    assert blas_thread_counts() == {2}
