@@ -7,6 +7,8 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from mnist_fnn.blas_threads import (
+    available_cpus,
+    cap_blas_threads,
     check_blas_threads,
     describe_blas_libraries,
     limit_blas_threads,
@@ -68,3 +70,15 @@ def test_nested_limits_restore_in_order():
             assert blas_thread_counts() == {3}
         assert blas_thread_counts() == {1}
     assert blas_thread_counts() == {2}
+
+
+@pytest.mark.parametrize(
+    ("requested", "cpus", "expected"),
+    [(None, 4, None), (1, 4, 1), (4, 4, 4), (5, 4, 4), (1000, 2, 2)],
+)
+def test_cap_blas_threads_at_cpus(requested, cpus, expected):
+    assert cap_blas_threads(requested, cpus) == expected
+
+
+def test_available_cpus_positive():
+    assert available_cpus() >= 1

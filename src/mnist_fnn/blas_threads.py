@@ -8,6 +8,7 @@ and so the exact trained weights.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral
@@ -33,6 +34,26 @@ def check_blas_threads(value: object) -> int | None:
             "to keep the BLAS library's own thread count."
         )
     return int(value)
+
+
+def available_cpus() -> int:
+    """Return how many CPUs this process may run on, at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        # macOS and Windows have no sched_getaffinity.
+        return max(1, os.cpu_count() or 1)
+
+
+def cap_blas_threads(threads: int | None, cpus: int) -> int | None:
+    """Return ``threads`` lowered to ``cpus``, or None when ``threads`` is None.
+
+    More BLAS threads than CPUs make OpenBLAS many times slower: on a 2-CPU machine,
+    3 threads took 24 s per epoch of the smallest configuration against 0.3 s with 2.
+    """
+    if threads is None:
+        return None
+    return min(threads, cpus)
 
 
 def describe_blas_libraries() -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import mnist_fnn.pipelines.training.nodes as training_nodes
 from mnist_fnn.datasets import IDXDataset
 from mnist_fnn.epoch_listeners import add_epoch_listener, remove_epoch_listener
 from mnist_fnn.pipelines.data_processing.nodes import flatten_and_scale, one_hot_encode
@@ -339,6 +340,23 @@ def test_configuration_blas_threads_wins(data, two_blas_threads):
 
     assert set(seen) == {1}
     assert set(blas_thread_counts()) == {2}
+
+
+def test_blas_threads_capped_at_cpus(data, two_blas_threads, monkeypatch, caplog):
+    monkeypatch.setattr(training_nodes, "available_cpus", lambda: 1)
+
+    with caplog.at_level(logging.WARNING):
+        seen = train_recording_blas_threads(data, {"blas_threads": 3}, {})
+
+    assert set(seen) == {1}
+    assert set(blas_thread_counts()) == {2}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].endswith(
+        ": blas_threads 3 is more than the 1 CPUs this process may use, so it "
+        "trains with 1 BLAS threads. More threads than CPUs make OpenBLAS many "
+        "times slower."
+    )
 
 
 def test_train_model_records_blas_threads(data, two_blas_threads, caplog):

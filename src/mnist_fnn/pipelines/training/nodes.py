@@ -17,7 +17,12 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from mnist_fnn.blas_threads import describe_blas_libraries, limit_blas_threads
+from mnist_fnn.blas_threads import (
+    available_cpus,
+    cap_blas_threads,
+    describe_blas_libraries,
+    limit_blas_threads,
+)
 from mnist_fnn.epoch_listeners import notify_epoch_end
 from mnist_fnn.fnn import FeedForwardNetwork, train
 from mnist_fnn.validation import check_training_settings, raise_for_problems
@@ -122,7 +127,7 @@ def train_model(  # noqa: PLR0917
     )
     validation_data = (x_validation, y_validation) if len(x_validation) else None
 
-    blas_threads = settings.get("blas_threads")
+    blas_threads = _capped_blas_threads(configuration_name, settings)
     with limit_blas_threads(blas_threads):
         blas_libraries = describe_blas_libraries()
         _log_blas_threads(configuration_name, blas_threads, blas_libraries)
@@ -303,6 +308,26 @@ def _model_input_message(problems: list[str]) -> str:
     )
 
 
+def _capped_blas_threads(
+    configuration_name: str, settings: dict[str, Any]
+) -> int | None:
+    """Return the ``blas_threads`` setting, lowered to the CPUs this process may use."""
+    requested = settings.get("blas_threads")
+    cpus = available_cpus()
+    capped = cap_blas_threads(requested, cpus)
+    if capped != requested:
+        logger.warning(
+            "%s: blas_threads %d is more than the %d CPUs this process may use, so "
+            "it trains with %d BLAS threads. More threads than CPUs make OpenBLAS "
+            "many times slower.",
+            configuration_name,
+            requested,
+            cpus,
+            capped,
+        )
+    return capped
+
+
 def _log_blas_threads(
     configuration_name: str,
     blas_threads: int | None,
@@ -343,10 +368,11 @@ def _log_blas_threads(
     ):
         logger.warning(
             "%s: blas_threads %d is not applied, and the BLAS threads are %s. "
-            "threadpoolctl 3.8 ignores a limit set while another Python thread "
-            "controls the BLAS thread count, such as a configuration that trains "
-            "at the same time under the thread runner. Use the sequential runner "
-            "to apply blas_threads.",
+            "Either the BLAS library was built for fewer threads, or another "
+            "Python thread controls the count, such as a configuration that trains "
+            "at the same time under the thread runner (threadpoolctl 3.8 then "
+            "ignores the limit). Use the sequential runner and at most the "
+            "library's maximum.",
             configuration_name,
             blas_threads,
             counts,
