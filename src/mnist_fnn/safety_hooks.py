@@ -15,8 +15,10 @@ datasets' cleanup code runs and no partial file is left behind.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import pkgutil
 import signal
 import threading
 from collections import defaultdict
@@ -28,6 +30,7 @@ import yaml
 from kedro.framework.hooks import hook_impl
 from omegaconf import OmegaConf
 
+import mnist_fnn.pipelines
 from mnist_fnn.configurations import load_configuration_names
 from mnist_fnn.fnn import TrainingDivergedError
 from mnist_fnn.pipelines.data_processing.nodes import DEFAULT_VALIDATION_FRACTION
@@ -347,13 +350,39 @@ def check_inputs_exist(pipeline, catalog) -> None:
         if not dataset.exists():
             missing.append(name)
     if missing:
+        producers = _producing_pipelines()
+        lines = []
+        for name in missing:
+            producer = producers.get(name)
+            written_by = (
+                f" (written by `kedro run --pipelines {producer}`)" if producer else ""
+            )
+            lines.append(f"- {name}{written_by}")
         raise MissingInputError(
             "This run reads datasets that no earlier run has saved:\n"
-            + "\n".join(f"- {name}" for name in missing)
-            + "\nRun the pipelines that produce them first, for example `kedro run` "
-            "for everything, or `kedro run --pipelines training` before "
-            "`--pipelines reporting`."
+            + "\n".join(lines)
+            + "\nRun the pipelines that write them first, or `kedro run` for "
+            "everything."
         )
+
+
+def _producing_pipelines() -> dict[str, str]:
+    """Map each dataset that a registered pipeline writes to that pipeline's name.
+
+    Each ``mnist_fnn.pipelines.<name>.pipeline`` module is imported and its
+    ``create_pipeline`` called here, because ``kedro run --pipelines NAME`` makes
+    Kedro's registry load only the pipelines that the run selects.
+    """
+    producers = {}
+    for module in pkgutil.iter_modules(mnist_fnn.pipelines.__path__):
+        if not module.ispkg:
+            continue
+        pipeline_module = importlib.import_module(
+            f"mnist_fnn.pipelines.{module.name}.pipeline"
+        )
+        for dataset in pipeline_module.create_pipeline().all_outputs():
+            producers.setdefault(dataset, module.name)
+    return producers
 
 
 def _load_parameter(catalog, key: str) -> Any:

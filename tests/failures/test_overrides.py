@@ -95,7 +95,25 @@ def test_reporting_before_training_names_missing_inputs(tmp_path):
 
     assert code != 0
     assert "This run reads datasets that no earlier run has saved:" in output
-    assert "- Rec_1_Balanced_Adam.metrics" in output
-    assert "- Rec_3_Light_Adam.training_history" in output
-    assert "`kedro run --pipelines training` before `--pipelines reporting`" in output
+    assert (
+        "- Rec_1_Balanced_Adam.metrics (written by `kedro run --pipelines training`)"
+        in output
+    )
+    assert (
+        "- Rec_3_Light_Adam.training_history (written by `kedro run --pipelines "
+        "training`)" in output
+    )
+    assert "Run the pipelines that write them first" in output
     assert "Running node" not in output
+
+
+@pytest.mark.slow
+def test_training_before_data_processing_names_its_pipeline(tmp_path):
+    project = copy_project(tmp_path / "project")
+
+    code, output = run_kedro(project, "run", "--pipelines", "training")
+
+    assert code != 0
+    assert "This run reads datasets that no earlier run has saved:" in output
+    assert "(written by `kedro run --pipelines data_processing`)" in output
+    assert "--pipelines training`)" not in output
