@@ -35,6 +35,29 @@ class SeedAccuracy:
         return self.ours - self.torch
 
 
+OURS_LABEL = "ours float32"
+TORCH_LABEL = "PyTorch float32"
+
+
+def seed_comparison_labels(
+    arguments: argparse.Namespace, torch_available: bool
+) -> list[str]:
+    """Return the labels of the implementations that the seeds after the main one train.
+
+    Ours float32 trains when ``ours_float32`` is among the implementations, and
+    PyTorch when ``torch_available``. The list is empty, so no extra seed trains, when
+    ``arguments.accuracy_seeds`` is 1 or neither implementation runs.
+    """
+    if arguments.accuracy_seeds < 2:
+        return []
+    labels = []
+    if "ours_float32" in arguments.implementations:
+        labels.append(OURS_LABEL)
+    if torch_available:
+        labels.append(TORCH_LABEL)
+    return labels
+
+
 def measure_seed_accuracies(
     configuration: Configuration,
     data: TrainingData,
@@ -44,23 +67,19 @@ def measure_seed_accuracies(
 ) -> list[SeedAccuracy]:
     """Train the seeds after ``arguments.seed`` and return every seed's accuracies.
 
-    Ours float32 trains when ``ours_float32`` is among the implementations, and
-    PyTorch when ``torch_available``. Each seed trains for ``arguments.epochs + 1``
-    epochs, the warm-up and the timed epochs of the main run. One progress line per
-    seed goes to stderr.
+    ``seed_comparison_labels`` selects the implementations. Each seed trains for
+    ``arguments.epochs + 1`` epochs, the warm-up and the timed epochs of the main run.
+    One progress line per seed goes to stderr.
 
     Returns:
         ``main_seed_accuracy`` followed by one entry per further seed, in seed order.
     """
     accuracies = [main_seed_accuracy]
-    run_ours = "ours_float32" in arguments.implementations
-    labels = []
-    if run_ours:
-        labels.append("ours float32")
-    if torch_available:
-        labels.append("PyTorch float32")
+    labels = seed_comparison_labels(arguments, torch_available)
     if not labels:
         return accuracies
+    run_ours = OURS_LABEL in labels
+    run_torch = TORCH_LABEL in labels
 
     epochs = arguments.epochs + 1
     common = {"batch_size": arguments.batch_size}
@@ -81,7 +100,7 @@ def measure_seed_accuracies(
             )
             ours = _train_and_test(trainer, data, epochs)
         torch = None
-        if torch_available:
+        if run_torch:
             trainer = TorchTrainer(
                 configuration,
                 data,

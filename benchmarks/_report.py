@@ -13,6 +13,14 @@ from _accuracy import (
     mean_difference,
     measure_seed_accuracies,
     print_seed_table,
+    seed_comparison_labels,
+)
+from _inputs import (
+    CONFIGURATIONS,
+    TEST_IMAGES_FILE,
+    TEST_LABELS_FILE,
+    TRAIN_IMAGES_FILE,
+    TRAIN_LABELS_FILE,
 )
 from _machine import (
     blas_description,
@@ -41,11 +49,6 @@ from mnist_fnn.pipelines.data_processing.nodes import (
     split_train_validation,
 )
 
-CONFIGURATIONS = (
-    Configuration("Rec_1_Balanced_Adam", (128, 128, 128), "adam", 0.001),
-    Configuration("Rec_2_Deep_Nadam", (128,) * 5, "nadam", 0.001),
-    Configuration("Rec_3_Light_Adam", (64, 64), "adam", 0.001),
-)
 VALIDATION_FRACTION = 0.1
 SPLIT_SEED = 42
 TARGET_TORCH_RATIO = 0.5
@@ -75,8 +78,8 @@ def load_data(data_directory) -> TrainingData:
     def load(name: str) -> np.ndarray:
         return IDXDataset(filepath=str(data_directory / name)).load()
 
-    features = flatten_and_scale(load("train-images-idx3-ubyte.gz"))
-    targets = one_hot_encode(load("train-labels-idx1-ubyte.gz"), 10)
+    features = flatten_and_scale(load(TRAIN_IMAGES_FILE))
+    targets = one_hot_encode(load(TRAIN_LABELS_FILE), 10)
     x_train, y_train, _, _ = split_train_validation(
         features,
         targets,
@@ -86,8 +89,8 @@ def load_data(data_directory) -> TrainingData:
         x_train=np.ascontiguousarray(x_train),
         y_train=np.ascontiguousarray(y_train),
         labels_train=np.argmax(y_train, axis=1).astype(np.int64),
-        x_test=flatten_and_scale(load("t10k-images-idx3-ubyte.gz")),
-        labels_test=load("t10k-labels-idx1-ubyte.gz").astype(np.int64),
+        x_test=flatten_and_scale(load(TEST_IMAGES_FILE)),
+        labels_test=load(TEST_LABELS_FILE).astype(np.int64),
         x_train_float64=x_train.astype(np.float64),
         y_train_float64=y_train.astype(np.float64),
     )
@@ -205,12 +208,13 @@ def print_header(arguments: argparse.Namespace, threads_set_by: str) -> bool:
         f"- Batch size {arguments.batch_size}, seed {arguments.seed}, one warm-up "
         f"epoch then {arguments.epochs} timed epochs per implementation, interleaved"
     )
-    if arguments.accuracy_seeds > 1:
+    seed_labels = seed_comparison_labels(arguments, torch_available)
+    if seed_labels:
         last_seed = arguments.seed + arguments.accuracy_seeds - 1
         print(
-            f"- Test accuracy of ours float32 and PyTorch: seeds {arguments.seed} to "
-            f"{last_seed}, each trained for {arguments.epochs + 1} epochs, the seeds "
-            f"after {arguments.seed} untimed"
+            f"- Test accuracy of {' and '.join(seed_labels)}: seeds {arguments.seed} "
+            f"to {last_seed}, each trained for {arguments.epochs + 1} epochs, the "
+            f"seeds after {arguments.seed} untimed"
         )
     print()
     return torch_available
@@ -343,17 +347,9 @@ def run_benchmark(arguments: argparse.Namespace) -> int:
     threads_set_by = limit_blas_threads(arguments.threads)
     torch_available = print_header(arguments, threads_set_by)
 
-    configurations = CONFIGURATIONS
-    if arguments.configurations is not None:
-        known = {configuration.name: configuration for configuration in CONFIGURATIONS}
-        unknown = [name for name in arguments.configurations if name not in known]
-        if unknown:
-            print(
-                f"Unknown configuration {', '.join(unknown)}. "
-                f"Valid configurations: {', '.join(known)}."
-            )
-            return 2
-        configurations = [known[name] for name in arguments.configurations]
+    # parse_arguments accepts only the names in CONFIGURATIONS.
+    by_name = {configuration.name: configuration for configuration in CONFIGURATIONS}
+    configurations = [by_name[name] for name in arguments.configurations]
 
     data = load_data(arguments.data_directory)
     rows = data.x_train.shape[0]

@@ -14,28 +14,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from _inputs import INPUT_SIZE, OUTPUT_SIZE, Configuration
 
 from mnist_fnn.fnn import FeedForwardNetwork, Optimizer, make_optimizer, train
 from mnist_fnn.fnn.network import split_parameters
 
-INPUT_SIZE = 784
-OUTPUT_SIZE = 10
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """One recommended network: hidden widths, optimizer name and learning rate."""
-
-    name: str
-    hidden_sizes: tuple[int, ...]
-    optimizer: str
-    learning_rate: float
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """Widths of all layers, input first."""
-        return (INPUT_SIZE, *self.hidden_sizes, OUTPUT_SIZE)
 
 
 @dataclass(frozen=True)

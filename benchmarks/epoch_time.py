@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from _inputs import CONFIGURATION_NAMES, MNIST_FILES
 from _machine import THREAD_VARIABLES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,49 @@ IMPLEMENTATIONS = (
     "floor",
     "bound",
 )
+RESTORE_HINT = (
+    "`git checkout -- data/01_raw/mnist` restores the files that ship with the "
+    "repository."
+)
+
+
+def data_directory_error(folder: Path) -> str | None:
+    """Return the error message for a data directory without the MNIST files, or None.
+
+    Only the presence of the files is checked. A corrupt file fails when it loads.
+    """
+    expected = (
+        "It must be a folder that contains the four MNIST gzip IDX files "
+        f"{', '.join(MNIST_FILES)}."
+    )
+    if not folder.exists():
+        message = f"--data-directory {folder}: folder not found. {expected}"
+    elif not folder.is_dir():
+        message = f"--data-directory {folder}: not a folder. {expected}"
+    else:
+        missing = [name for name in MNIST_FILES if not (folder / name).is_file()]
+        if not missing:
+            return None
+        noun = "file" if len(missing) == 1 else "files"
+        message = (
+            f"--data-directory {folder}: {noun} not found: {', '.join(missing)}. "
+            f"{expected}"
+        )
+    if folder.resolve() == DEFAULT_DATA_DIRECTORY.resolve():
+        message += f" {RESTORE_HINT}"
+    return message
+
+
+def unknown_configurations_error(names: list[str]) -> str | None:
+    """Return the error message naming the unknown configuration names, or None."""
+    unknown = [name for name in dict.fromkeys(names) if name not in CONFIGURATION_NAMES]
+    if not unknown:
+        return None
+    noun = "configuration" if len(unknown) == 1 else "configurations"
+    return (
+        f"--configurations: unknown {noun} {', '.join(unknown)}. "
+        f"Valid configurations: {', '.join(CONFIGURATION_NAMES)}."
+    )
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,15 +95,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=1, help="BLAS and PyTorch threads"
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="rows per step")
+    parser.add_argument(
+        "--batch-size", type=int, default=64, help="rows per step (at least 1)"
+    )
     parser.add_argument(
         "--seed", type=int, default=42, help="seed of the initial weights and shuffling"
     )
     parser.add_argument(
         "--configurations",
         nargs="+",
-        default=None,
-        help="configuration names to run (default: all three)",
+        default=list(CONFIGURATION_NAMES),
+        metavar="NAME",
+        help="names of the configurations to run",
     )
     parser.add_argument(
         "--implementations",
@@ -100,6 +147,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if arguments.threads < 1:
         parser.error(f"--threads must be at least 1, got {arguments.threads}.")
+    if arguments.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {arguments.batch_size}.")
+    configurations_error = unknown_configurations_error(arguments.configurations)
+    if configurations_error is not None:
+        parser.error(configurations_error)
+    directory_error = data_directory_error(arguments.data_directory)
+    if directory_error is not None:
+        parser.error(directory_error)
     return arguments
 
 

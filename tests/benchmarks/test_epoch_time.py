@@ -7,9 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import epoch_time
 import pytest
-from _accuracy import SeedAccuracy, measure_seed_accuracies, print_seed_table
-from _report import Measurement, print_summary
+from _accuracy import (
+    SeedAccuracy,
+    measure_seed_accuracies,
+    print_seed_table,
+    seed_comparison_labels,
+)
+from _inputs import MNIST_FILES
+from _report import Measurement, print_header, print_summary
 from _trainers import Configuration, ProjectTrainer, TorchTrainer, initial_parameters
 from epoch_time import parse_arguments
 
@@ -25,6 +32,19 @@ REC_3 = Configuration("Rec_3_Light_Adam", (64, 64), "adam", 0.001)
         (["--accuracy-seeds", "0"], "--accuracy-seeds must be at least 1, got 0."),
         (["--accuracy-seeds", "-2"], "--accuracy-seeds must be at least 1, got -2."),
         (["--epochs", "2"], "--epochs must be at least 3, got 2."),
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
+        (["--batch-size", "-64"], "--batch-size must be at least 1, got -64."),
+        (
+            ["--configurations", "Rec_9"],
+            "--configurations: unknown configuration Rec_9. Valid configurations: "
+            "Rec_1_Balanced_Adam, Rec_2_Deep_Nadam, Rec_3_Light_Adam.",
+        ),
+        (
+            ["--configurations", "Rec_9", "Rec_3_Light_Adam", "rec_1", "Rec_9"],
+            "--configurations: unknown configurations Rec_9, rec_1. Valid "
+            "configurations: Rec_1_Balanced_Adam, Rec_2_Deep_Nadam, "
+            "Rec_3_Light_Adam.",
+        ),
     ],
 )
 def test_invalid_option_message(capsys, argv, message):
@@ -35,12 +55,143 @@ def test_invalid_option_message(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
+EXPECTED_MNIST_FILES = (
+    "It must be a folder that contains the four MNIST gzip IDX files "
+    "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz."
+)
+
+
+def _data_directory_message(capsys, folder: Path) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_arguments(["--data-directory", str(folder)])
+
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_data_directory_not_found(capsys, tmp_path):
+    folder = tmp_path / "missing"
+
+    message = _data_directory_message(capsys, folder)
+
+    assert (
+        f"--data-directory {folder}: folder not found. {EXPECTED_MNIST_FILES}"
+        in message
+    )
+    assert "git checkout" not in message
+
+
+def test_data_directory_is_a_file(capsys, tmp_path):
+    folder = tmp_path / "mnist.gz"
+    folder.write_bytes(b"")
+
+    message = _data_directory_message(capsys, folder)
+
+    assert f"--data-directory {folder}: not a folder. {EXPECTED_MNIST_FILES}" in message
+
+
+def test_data_directory_missing_files(capsys, tmp_path):
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        (tmp_path / name).write_bytes(b"")
+
+    message = _data_directory_message(capsys, tmp_path)
+
+    assert (
+        f"--data-directory {tmp_path}: files not found: train-labels-idx1-ubyte.gz, "
+        f"t10k-labels-idx1-ubyte.gz. {EXPECTED_MNIST_FILES}" in message
+    )
+    assert "git checkout" not in message
+
+
+def test_data_directory_missing_one_file(capsys, tmp_path):
+    for name in MNIST_FILES[:3]:
+        (tmp_path / name).write_bytes(b"")
+
+    message = _data_directory_message(capsys, tmp_path)
+
+    assert (
+        f"--data-directory {tmp_path}: file not found: t10k-labels-idx1-ubyte.gz. "
+        f"{EXPECTED_MNIST_FILES}" in message
+    )
+
+
+def test_default_data_directory_restore_hint(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(epoch_time, "DEFAULT_DATA_DIRECTORY", tmp_path)
+
+    with pytest.raises(SystemExit) as exit_info:
+        parse_arguments([])
+
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith(
+            f"{EXPECTED_MNIST_FILES} `git checkout -- data/01_raw/mnist` restores the "
+            "files that ship with the repository."
+        )
+    )
+
+
+def test_data_directory_with_files_accepted(tmp_path):
+    # Empty files pass, because only their presence is checked before NumPy loads.
+    for name in MNIST_FILES:
+        (tmp_path / name).write_bytes(b"")
+
+    arguments = parse_arguments(["--data-directory", str(tmp_path)])
+
+    assert arguments.data_directory == tmp_path
+
+
 def test_option_defaults():
     arguments = parse_arguments([])
 
     assert arguments.accuracy_seeds == 5
     assert "floor" in arguments.implementations
     assert "bound" in arguments.implementations
+    assert arguments.configurations == [
+        "Rec_1_Balanced_Adam",
+        "Rec_2_Deep_Nadam",
+        "Rec_3_Light_Adam",
+    ]
+
+
+def test_configurations_help_shows_default_once(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_arguments(["--help"])
+
+    assert exit_info.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--configurations NAME [NAME ...] names of the configurations to run "
+        "(default: ['Rec_1_Balanced_Adam', 'Rec_2_Deep_Nadam', 'Rec_3_Light_Adam'])"
+        " --implementations" in help_text
+    )
+    assert "(default: None)" not in help_text
+
+
+def test_parse_arguments_leaves_numpy_unloaded():
+    # The script sets the BLAS thread variables after parse_arguments and before
+    # NumPy loads OpenBLAS, so checking the options must not import NumPy.
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(SCRIPT.parent)!r})\n"
+        "from epoch_time import parse_arguments\n"
+        "parse_arguments(['--configurations', 'Rec_3_Light_Adam'])\n"
+        "print('numpy' in sys.modules)\n"
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == "False\n"
 
 
 def _measurement(label: str, seconds: float, accuracy: float | None) -> Measurement:
@@ -204,6 +355,65 @@ def test_extra_seeds_train_torch(small_training_data, capsys):
     assert accuracies[2].torch == expected.test_accuracy(small_training_data)
     assert accuracies[1].ours is not None
     assert "training ours float32 and PyTorch float32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("implementations", "accuracy_seeds", "torch_available", "labels"),
+    [
+        (["ours_float32", "torch"], 3, True, ["ours float32", "PyTorch float32"]),
+        (["ours_float32", "torch"], 3, False, ["ours float32"]),
+        (["torch", "bound"], 3, True, ["PyTorch float32"]),
+        (["ours_float64", "bound"], 3, False, []),
+        (["ours_float32", "torch"], 1, True, []),
+    ],
+)
+def test_seed_comparison_labels(
+    implementations, accuracy_seeds, torch_available, labels
+):
+    arguments = parse_arguments(
+        [
+            "--accuracy-seeds",
+            str(accuracy_seeds),
+            "--implementations",
+            *implementations,
+        ]
+    )
+
+    assert seed_comparison_labels(arguments, torch_available) == labels
+
+
+def _header_lines(capsys, implementations: list[str]) -> list[str]:
+    arguments = parse_arguments(["--implementations", *implementations])
+    print_header(arguments, "threadpoolctl")
+    return capsys.readouterr().out.splitlines()
+
+
+def test_header_without_seed_comparison(capsys):
+    lines = _header_lines(capsys, ["ours_float64", "bound"])
+
+    assert not [line for line in lines if line.startswith("- Test accuracy")]
+
+
+def test_header_seed_line_names_trained(capsys):
+    lines = _header_lines(capsys, ["ours_float32", "bound"])
+
+    assert (
+        "- Test accuracy of ours float32: seeds 42 to 46, each trained for 5 epochs, "
+        "the seeds after 42 untimed" in lines
+    )
+
+
+def test_extra_seeds_without_ours_or_torch(small_training_data, capsys):
+    arguments = _seed_arguments(["ours_float64", "bound"])
+    main = SeedAccuracy(42, None, None)
+
+    # print_header sets torch_available only when torch is among the implementations.
+    accuracies = measure_seed_accuracies(
+        REC_3, small_training_data, arguments, False, main
+    )
+
+    assert accuracies == [main]
+    assert capsys.readouterr().err == ""
 
 
 def test_one_accuracy_seed_trains_nothing(small_training_data, capsys):
