@@ -4,6 +4,7 @@ import argparse
 import gc
 import importlib.util
 import statistics
+import sys
 import tracemalloc
 from dataclasses import dataclass, field
 
@@ -163,12 +164,16 @@ def measure_configuration(
     trainers = build_trainers(configuration, data, arguments, torch_available)
     measurements = [Measurement(trainer.label) for trainer in trainers]
 
+    _progress(f"{configuration.name}: warm-up epoch of {len(trainers)} implementations")
     for trainer, measurement in zip(trainers, measurements, strict=True):
         warm_up(trainer, measurement)
 
     # One epoch of each implementation in turn. The starting implementation rotates
     # so that none always runs right after the same neighbour.
     for round_index in range(arguments.epochs):
+        _progress(
+            f"{configuration.name}: timed round {round_index + 1} of {arguments.epochs}"
+        )
         for offset in range(len(trainers)):
             index = (round_index + offset) % len(trainers)
             measurements[index].epoch_seconds.append(trainers[index].train_epoch())
@@ -176,6 +181,11 @@ def measure_configuration(
     for trainer, measurement in zip(trainers, measurements, strict=True):
         measurement.test_accuracy = trainer.test_accuracy(data)
     return measurements
+
+
+def _progress(message: str) -> None:
+    """Write one progress line to stderr, so that stdout stays the Markdown report."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def print_header(arguments: argparse.Namespace, threads_set_by: str) -> bool:

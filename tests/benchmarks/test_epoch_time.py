@@ -493,6 +493,9 @@ def test_script_smoke_run():
     assert (
         "Rec_3_Light_Adam: seed 43 (2 of 2), training ours float32" in completed.stderr
     )
+    assert "Rec_3_Light_Adam: warm-up epoch of " in completed.stderr
+    assert "Rec_3_Light_Adam: timed round 3 of 3" in completed.stderr
+    assert "timed round" not in output
 
     if TORCH_INSTALLED:
         assert re.search(_table_row_pattern("PyTorch float32"), output, re.MULTILINE)
