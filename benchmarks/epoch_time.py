@@ -6,7 +6,7 @@ installed. One epoch of each implementation runs in turn. The matrix products of
 epoch, timed alone, give a lower bound, and the same products followed by this
 project's optimizer step give the floor of its design. The test accuracy of ours
 float32 and PyTorch is compared over several seeds. The output is Markdown, and the
-progress of the untimed extra seeds goes to stderr.
+progress goes to stderr.
 
 Usage:
     python benchmarks/epoch_time.py --epochs 4 --threads 1
@@ -149,9 +149,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--threads must be at least 1, got {arguments.threads}.")
     if arguments.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {arguments.batch_size}.")
+    if arguments.seed < 0:
+        parser.error(f"--seed must be at least 0, got {arguments.seed}.")
     configurations_error = unknown_configurations_error(arguments.configurations)
     if configurations_error is not None:
         parser.error(configurations_error)
+    # A name given twice runs once.
+    arguments.configurations = list(dict.fromkeys(arguments.configurations))
     directory_error = data_directory_error(arguments.data_directory)
     if directory_error is not None:
         parser.error(directory_error)

@@ -82,10 +82,10 @@ def limit_blas_threads(threads: int | None) -> Iterator[None]:
     None leaves the thread count as it is. threadpoolctl restores the count found
     on entry when the block exits, also when the block raises.
 
-    NOTE: OpenBLAS built with pthreads, as in the NumPy wheels, has one thread
-    count for the whole process. When the thread runner trains several
-    configurations at once, they share that count: threadpoolctl 3.8 lets only the
-    first Python thread that sets it change it and ignores the others.
+    OpenBLAS built with pthreads, as in the NumPy wheels, has one thread count for
+    the whole process, and threadpoolctl 3.8 lets only the first Python thread that
+    sets it change it. The training node therefore limits the count only from the
+    main thread.
     """
     if threads is None:
         yield

@@ -351,18 +351,28 @@ def check_inputs_exist(pipeline, catalog) -> None:
             missing.append(name)
     if missing:
         producers = _producing_pipelines()
-        lines = []
-        for name in missing:
-            producer = producers.get(name)
-            written_by = (
-                f" (written by `kedro run --pipelines {producer}`)" if producer else ""
+        if producers:
+            lines = [
+                f"- {name} (written by `kedro run --pipelines {producers[name]}`)"
+                if name in producers
+                else f"- {name} (no pipeline writes it: a raw file that ships with "
+                "the project, restored by `git checkout -- data/01_raw`)"
+                for name in missing
+            ]
+            advice = "Run the pipelines that write them first, or `kedro run` for "
+            advice += "everything."
+        else:
+            lines = [f"- {name}" for name in missing]
+            advice = (
+                "Run the pipelines that write them first, or `kedro run` for "
+                "everything. Raw files that ship with the project are restored by "
+                "`git checkout -- data/01_raw`."
             )
-            lines.append(f"- {name}{written_by}")
         raise MissingInputError(
             "This run reads datasets that no earlier run has saved:\n"
             + "\n".join(lines)
-            + "\nRun the pipelines that write them first, or `kedro run` for "
-            "everything."
+            + "\n"
+            + advice
         )
 
 
@@ -371,17 +381,24 @@ def _producing_pipelines() -> dict[str, str]:
 
     Each ``mnist_fnn.pipelines.<name>.pipeline`` module is imported and its
     ``create_pipeline`` called here, because ``kedro run --pipelines NAME`` makes
-    Kedro's registry load only the pipelines that the run selects.
+    Kedro's registry load only the pipelines that the run selects. The map is
+    empty when a pipeline fails to build, for example without configurations.
     """
     producers = {}
-    for module in pkgutil.iter_modules(mnist_fnn.pipelines.__path__):
-        if not module.ispkg:
-            continue
-        pipeline_module = importlib.import_module(
-            f"mnist_fnn.pipelines.{module.name}.pipeline"
-        )
-        for dataset in pipeline_module.create_pipeline().all_outputs():
-            producers.setdefault(dataset, module.name)
+    try:
+        for module in pkgutil.iter_modules(mnist_fnn.pipelines.__path__):
+            if not module.ispkg:
+                continue
+            pipeline_module = importlib.import_module(
+                f"mnist_fnn.pipelines.{module.name}.pipeline"
+            )
+            for dataset in pipeline_module.create_pipeline().all_outputs():
+                producers.setdefault(dataset, module.name)
+    except Exception:
+        # The map only refines the missing-input message, so a pipeline that fails
+        # to build here must not replace that message with its own error.
+        logger.debug("Could not map datasets to pipelines", exc_info=True)
+        return {}
     return producers
 
 

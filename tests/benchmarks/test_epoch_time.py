@@ -34,6 +34,7 @@ REC_3 = Configuration("Rec_3_Light_Adam", (64, 64), "adam", 0.001)
         (["--epochs", "2"], "--epochs must be at least 3, got 2."),
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0."),
         (["--batch-size", "-64"], "--batch-size must be at least 1, got -64."),
+        (["--seed", "-1"], "--seed must be at least 0, got -1."),
         (
             ["--configurations", "Rec_9"],
             "--configurations: unknown configuration Rec_9. Valid configurations: "
@@ -513,3 +514,16 @@ def test_script_smoke_run():
         )
     else:
         assert "- PyTorch is not installed, so its rows are skipped." in output
+
+
+def test_repeated_configuration_runs_once():
+    arguments = parse_arguments(
+        [
+            "--configurations",
+            "Rec_3_Light_Adam",
+            "Rec_1_Balanced_Adam",
+            "Rec_3_Light_Adam",
+        ]
+    )
+
+    assert arguments.configurations == ["Rec_3_Light_Adam", "Rec_1_Balanced_Adam"]

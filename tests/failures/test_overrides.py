@@ -117,3 +117,34 @@ def test_training_before_data_processing_names_its_pipeline(tmp_path):
     assert "This run reads datasets that no earlier run has saved:" in output
     assert "(written by `kedro run --pipelines data_processing`)" in output
     assert "--pipelines training`)" not in output
+
+
+@pytest.mark.slow
+def test_missing_raw_file_points_to_git(tmp_path):
+    project = copy_project(tmp_path / "project")
+    (project / "data" / "01_raw" / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+
+    code, output = run_kedro(project, "run", "--pipelines", "data_processing")
+
+    assert code != 0
+    assert "This run reads datasets that no earlier run has saved:" in output
+    assert "(no pipeline writes it: a raw file that ships with the project" in output
+    assert "`git checkout -- data/01_raw`" in output
+
+
+@pytest.mark.slow
+def test_missing_input_message_survives_broken_pipeline(tmp_path):
+    project = copy_project(tmp_path / "project")
+    # Without configurations the training and reporting pipelines fail to build,
+    # but this run selects only data_processing.
+    (project / "conf" / "local" / "parameters_empty.yml").write_text(
+        "configurations: {}\n"
+    )
+    (project / "data" / "01_raw" / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+
+    code, output = run_kedro(project, "run", "--pipelines", "data_processing")
+
+    assert code != 0
+    assert "This run reads datasets that no earlier run has saved:" in output
+    assert "Raw files that ship with the project are restored by" in output
+    assert "No training configurations found" not in output

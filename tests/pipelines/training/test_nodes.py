@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -356,6 +357,29 @@ def test_blas_threads_capped_at_cpus(data, two_blas_threads, monkeypatch, caplog
         ": blas_threads 3 is more than the 1 CPUs this process may use, so it "
         "trains with 1 BLAS threads. More threads than CPUs make OpenBLAS many "
         "times slower."
+    )
+
+
+def test_blas_threads_skipped_outside_main_thread(data, two_blas_threads, caplog):
+    results = {}
+
+    def train_in_thread():
+        results["seen"] = train_recording_blas_threads(data, {"blas_threads": 1}, {})
+
+    with caplog.at_level(logging.WARNING):
+        worker = threading.Thread(target=train_in_thread)
+        worker.start()
+        worker.join()
+
+    assert set(results["seen"]) == {2}
+    assert set(blas_thread_counts()) == {2}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].endswith(
+        ": blas_threads 1 is not applied, because this configuration trains outside "
+        "the main thread (the thread runner), where all configurations share one "
+        "BLAS thread count. Use the sequential runner, or set OPENBLAS_NUM_THREADS "
+        "before the run."
     )
 
 

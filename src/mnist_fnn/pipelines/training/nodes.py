@@ -6,6 +6,7 @@ import hashlib
 import logging
 import platform
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from functools import partial
@@ -127,7 +128,7 @@ def train_model(  # noqa: PLR0917
     )
     validation_data = (x_validation, y_validation) if len(x_validation) else None
 
-    blas_threads = _capped_blas_threads(configuration_name, settings)
+    blas_threads = _effective_blas_threads(configuration_name, settings)
     with limit_blas_threads(blas_threads):
         blas_libraries = describe_blas_libraries()
         _log_blas_threads(configuration_name, blas_threads, blas_libraries)
@@ -308,11 +309,30 @@ def _model_input_message(problems: list[str]) -> str:
     )
 
 
-def _capped_blas_threads(
+def _effective_blas_threads(
     configuration_name: str, settings: dict[str, Any]
 ) -> int | None:
-    """Return the ``blas_threads`` setting, lowered to the CPUs this process may use."""
+    """Return the BLAS thread limit to apply, or None to leave the count as it is.
+
+    The ``blas_threads`` setting is lowered to the CPUs this process may use. It is
+    not applied outside the main thread. Under the thread runner, configurations
+    that train at the same time share one OpenBLAS thread count, and threadpoolctl
+    lets only one Python thread set it. One configuration's limit would then change
+    the count under another and be restored at the wrong time.
+    """
     requested = settings.get("blas_threads")
+    if requested is None:
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        logger.warning(
+            "%s: blas_threads %d is not applied, because this configuration trains "
+            "outside the main thread (the thread runner), where all configurations "
+            "share one BLAS thread count. Use the sequential runner, or set "
+            "OPENBLAS_NUM_THREADS before the run.",
+            configuration_name,
+            requested,
+        )
+        return None
     cpus = available_cpus()
     capped = cap_blas_threads(requested, cpus)
     if capped != requested:
@@ -368,11 +388,8 @@ def _log_blas_threads(
     ):
         logger.warning(
             "%s: blas_threads %d is not applied, and the BLAS threads are %s. "
-            "Either the BLAS library was built for fewer threads, or another "
-            "Python thread controls the count, such as a configuration that trains "
-            "at the same time under the thread runner (threadpoolctl 3.8 then "
-            "ignores the limit). Use the sequential runner and at most the "
-            "library's maximum.",
+            "The BLAS library keeps another count, for example because it was "
+            "built for fewer threads. Use at most the library's maximum.",
             configuration_name,
             blas_threads,
             counts,
