@@ -366,13 +366,18 @@ def test_blas_threads_skipped_outside_main_thread(data, two_blas_threads, caplog
     def train_in_thread():
         results["seen"] = train_recording_blas_threads(data, {"blas_threads": 1}, {})
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         worker = threading.Thread(target=train_in_thread)
         worker.start()
         worker.join()
 
     assert set(results["seen"]) == {2}
     assert set(blas_thread_counts()) == {2}
+    thread_lines = [
+        r.getMessage() for r in caplog.records if "trains with BLAS" in r.getMessage()
+    ]
+    assert len(thread_lines) == 1
+    assert thread_lines[0].endswith(" 2 (blas_threads: 1, not applied)")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].endswith(

@@ -129,9 +129,10 @@ def train_model(  # noqa: PLR0917
     validation_data = (x_validation, y_validation) if len(x_validation) else None
 
     blas_threads = _effective_blas_threads(configuration_name, settings)
+    skipped = settings.get("blas_threads") if blas_threads is None else None
     with limit_blas_threads(blas_threads):
         blas_libraries = describe_blas_libraries()
-        _log_blas_threads(configuration_name, blas_threads, blas_libraries)
+        _log_blas_threads(configuration_name, blas_threads, blas_libraries, skipped)
         started = time.perf_counter()
         with _batch_progress(configuration_name, settings["epochs"]) as batch_callbacks:
             history = train(
@@ -352,9 +353,15 @@ def _log_blas_threads(
     configuration_name: str,
     blas_threads: int | None,
     blas_libraries: list[dict[str, Any]],
+    skipped: int | None = None,
 ) -> None:
-    """Log the BLAS thread count that a configuration trains with."""
+    """Log the BLAS thread count that a configuration trains with.
+
+    ``skipped`` is a ``blas_threads`` setting that was not applied, shown as such.
+    """
     setting = "null, the library's own count" if blas_threads is None else blas_threads
+    if skipped is not None:
+        setting = f"{skipped}, not applied"
     if not blas_libraries:
         if blas_threads is None:
             logger.info(
