@@ -10,13 +10,7 @@ import statistics
 import sys
 from dataclasses import dataclass
 
-from _trainers import (
-    Configuration,
-    ProjectTrainer,
-    TorchTrainer,
-    TrainingData,
-    initial_parameters,
-)
+from _trainers import Configuration, TrainingData, build_trainers
 
 
 @dataclass(frozen=True)
@@ -78,41 +72,41 @@ def measure_seed_accuracies(
     labels = seed_comparison_labels(arguments, torch_available)
     if not labels:
         return accuracies
-    run_ours = OURS_LABEL in labels
-    run_torch = TORCH_LABEL in labels
+    implementations = []
+    if OURS_LABEL in labels:
+        implementations.append("ours_float32")
+    if TORCH_LABEL in labels:
+        implementations.append("torch")
 
     epochs = arguments.epochs + 1
-    common = {"batch_size": arguments.batch_size}
     for index in range(1, arguments.accuracy_seeds):
         seed = arguments.seed + index
-        print(
+        progress(
             f"{configuration.name}: seed {seed} ({index + 1} of "
             f"{arguments.accuracy_seeds}), training {' and '.join(labels)} for "
-            f"{epochs} epochs untimed",
-            file=sys.stderr,
-            flush=True,
+            f"{epochs} epochs untimed"
         )
-        parameters = initial_parameters(configuration, seed)
-        ours = None
-        if run_ours:
-            trainer = ProjectTrainer(
-                configuration, data, parameters, dtype="float32", seed=seed, **common
-            )
-            ours = _train_and_test(trainer, data, epochs)
-        torch = None
-        if run_torch:
-            trainer = TorchTrainer(
-                configuration,
-                data,
-                parameters,
-                seed=seed,
-                threads=arguments.threads,
-                nadam_momentum_decay=arguments.torch_nadam_momentum_decay,
-                **common,
-            )
-            torch = _train_and_test(trainer, data, epochs)
-        accuracies.append(SeedAccuracy(seed, ours, torch))
+        trainers = build_trainers(
+            configuration,
+            data,
+            arguments,
+            torch_available,
+            seed=seed,
+            implementations=implementations,
+        )
+        by_label = {
+            trainer.label: _train_and_test(trainer, data, epochs)
+            for trainer in trainers
+        }
+        accuracies.append(
+            SeedAccuracy(seed, by_label.get(OURS_LABEL), by_label.get(TORCH_LABEL))
+        )
     return accuracies
+
+
+def progress(message: str) -> None:
+    """Write one progress line to stderr, so that stdout stays the Markdown report."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _train_and_test(trainer, data: TrainingData, epochs: int) -> float:

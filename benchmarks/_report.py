@@ -4,7 +4,6 @@ import argparse
 import gc
 import importlib.util
 import statistics
-import sys
 import tracemalloc
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from _accuracy import (
     mean_difference,
     measure_seed_accuracies,
     print_seed_table,
+    progress,
     seed_comparison_labels,
 )
 from _inputs import (
@@ -33,13 +33,8 @@ from _machine import (
 )
 from _trainers import (
     Configuration,
-    MatmulBound,
-    MatmulOptimizerFloor,
-    NotebookTrainer,
-    ProjectTrainer,
-    TorchTrainer,
     TrainingData,
-    initial_parameters,
+    build_trainers,
     matmul_flops_per_epoch,
 )
 
@@ -97,43 +92,6 @@ def load_data(data_directory) -> TrainingData:
     )
 
 
-def build_trainers(
-    configuration: Configuration,
-    data: TrainingData,
-    arguments: argparse.Namespace,
-    torch_available: bool,
-) -> list:
-    parameters = initial_parameters(configuration, arguments.seed)
-    common = {"batch_size": arguments.batch_size, "seed": arguments.seed}
-    trainers = []
-    for name in arguments.implementations:
-        if name in ("ours_float32", "ours_float64"):
-            dtype = name.removeprefix("ours_")
-            trainers.append(
-                ProjectTrainer(configuration, data, parameters, dtype=dtype, **common)
-            )
-        elif name == "notebook":
-            trainers.append(NotebookTrainer(configuration, data, parameters, **common))
-        elif name == "torch" and torch_available:
-            trainers.append(
-                TorchTrainer(
-                    configuration,
-                    data,
-                    parameters,
-                    threads=arguments.threads,
-                    nadam_momentum_decay=arguments.torch_nadam_momentum_decay,
-                    **common,
-                )
-            )
-        elif name == "floor":
-            trainers.append(
-                MatmulOptimizerFloor(configuration, data.x_train.shape[0], **common)
-            )
-        elif name == "bound":
-            trainers.append(MatmulBound(configuration, data.x_train.shape[0], **common))
-    return trainers
-
-
 def warm_up(trainer, measurement: Measurement) -> None:
     """Train the untimed first epoch and record its peak memory.
 
@@ -161,17 +119,24 @@ def measure_configuration(
     arguments: argparse.Namespace,
     torch_available: bool,
 ) -> list[Measurement]:
-    trainers = build_trainers(configuration, data, arguments, torch_available)
+    trainers = build_trainers(
+        configuration,
+        data,
+        arguments,
+        torch_available,
+        seed=arguments.seed,
+        implementations=arguments.implementations,
+    )
     measurements = [Measurement(trainer.label) for trainer in trainers]
 
-    _progress(f"{configuration.name}: warm-up epoch of {len(trainers)} implementations")
+    progress(f"{configuration.name}: warm-up epoch of {len(trainers)} implementations")
     for trainer, measurement in zip(trainers, measurements, strict=True):
         warm_up(trainer, measurement)
 
     # One epoch of each implementation in turn. The starting implementation rotates
     # so that none always runs right after the same neighbour.
     for round_index in range(arguments.epochs):
-        _progress(
+        progress(
             f"{configuration.name}: timed round {round_index + 1} of {arguments.epochs}"
         )
         for offset in range(len(trainers)):
@@ -181,11 +146,6 @@ def measure_configuration(
     for trainer, measurement in zip(trainers, measurements, strict=True):
         measurement.test_accuracy = trainer.test_accuracy(data)
     return measurements
-
-
-def _progress(message: str) -> None:
-    """Write one progress line to stderr, so that stdout stays the Markdown report."""
-    print(message, file=sys.stderr, flush=True)
 
 
 def print_header(arguments: argparse.Namespace, threads_set_by: str) -> bool:

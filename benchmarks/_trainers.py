@@ -9,6 +9,7 @@ they time only the matrix products of an epoch, and the products plus the optimi
 step, on random data.
 """
 
+import argparse
 import math
 import time
 from dataclasses import dataclass
@@ -438,3 +439,48 @@ class MatmulOptimizerFloor(MatmulBound):
             self._step(min(self.batch_size, self.rows - step * self.batch_size))
             self.optimizer.step(parameters, gradients, weight_count)
         return time.perf_counter() - started
+
+
+def build_trainers(
+    configuration: Configuration,
+    data: TrainingData,
+    arguments: argparse.Namespace,
+    torch_available: bool,
+    *,
+    seed: int,
+    implementations: list[str],
+) -> list:
+    """Return one trainer per implementation name, all starting from ``seed``.
+
+    ``torch`` is left out unless ``torch_available``. Batch size, thread count and
+    PyTorch's Nadam setting come from ``arguments``.
+    """
+    parameters = initial_parameters(configuration, seed)
+    common = {"batch_size": arguments.batch_size, "seed": seed}
+    trainers = []
+    for name in implementations:
+        if name in ("ours_float32", "ours_float64"):
+            dtype = name.removeprefix("ours_")
+            trainers.append(
+                ProjectTrainer(configuration, data, parameters, dtype=dtype, **common)
+            )
+        elif name == "notebook":
+            trainers.append(NotebookTrainer(configuration, data, parameters, **common))
+        elif name == "torch" and torch_available:
+            trainers.append(
+                TorchTrainer(
+                    configuration,
+                    data,
+                    parameters,
+                    threads=arguments.threads,
+                    nadam_momentum_decay=arguments.torch_nadam_momentum_decay,
+                    **common,
+                )
+            )
+        elif name == "floor":
+            trainers.append(
+                MatmulOptimizerFloor(configuration, data.x_train.shape[0], **common)
+            )
+        elif name == "bound":
+            trainers.append(MatmulBound(configuration, data.x_train.shape[0], **common))
+    return trainers
