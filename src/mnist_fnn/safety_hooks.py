@@ -351,6 +351,9 @@ def check_inputs_exist(pipeline, catalog) -> None:
             missing.append(name)
     if missing:
         producers = _producing_pipelines()
+        advice = (
+            "Run the pipelines that write them first, or `kedro run` for everything."
+        )
         if producers:
             lines = [
                 f"- {name} (written by `kedro run --pipelines {producers[name]}`)"
@@ -359,13 +362,10 @@ def check_inputs_exist(pipeline, catalog) -> None:
                 "the project, restored by `git checkout -- data/01_raw`)"
                 for name in missing
             ]
-            advice = "Run the pipelines that write them first, or `kedro run` for "
-            advice += "everything."
         else:
             lines = [f"- {name}" for name in missing]
-            advice = (
-                "Run the pipelines that write them first, or `kedro run` for "
-                "everything. Raw files that ship with the project are restored by "
+            advice += (
+                " Raw files that ship with the project are restored by "
                 "`git checkout -- data/01_raw`."
             )
         raise MissingInputError(
