@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = PROJECT_ROOT / "data" / "01_raw" / "mnist"
@@ -45,3 +46,23 @@ def copy_project(destination: Path) -> Path:
 def project_copy(tmp_path: Path) -> Path:
     """A temporary copy of the project, as a fresh clone has it."""
     return copy_project(tmp_path / "project")
+
+
+def blas_thread_counts() -> list[int]:
+    """Return the thread count of each BLAS library that threadpoolctl finds."""
+    return [
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    ]
+
+
+@pytest.fixture
+def two_blas_threads():
+    """Set the BLAS libraries to 2 threads, a count that differs from a limit of 1.
+
+    The tests then see a change even on a machine whose default count is 1.
+    """
+    if not blas_thread_counts():
+        pytest.skip("threadpoolctl finds no BLAS library in this process")
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_thread_counts() == [2] * len(blas_thread_counts())
+        yield

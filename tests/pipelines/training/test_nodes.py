@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import mnist_fnn.pipelines.training.nodes as training_nodes
 from mnist_fnn.datasets import IDXDataset
@@ -25,6 +24,7 @@ from mnist_fnn.pipelines.training.nodes import (
     train_model,
 )
 from mnist_fnn.validation import ParameterError
+from tests.conftest import blas_thread_counts
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "data/01_raw/mnist"
 DEFAULTS = {
@@ -269,25 +269,6 @@ def test_train_model_logs_configuration_name(data, caplog):
     assert len(epoch_lines) == 1
     assert epoch_lines[0].startswith("Tiny epoch 1/1: cross-entropy ")
     assert "validation accuracy 0." in epoch_lines[0]
-
-
-def blas_thread_counts() -> list[int]:
-    return [
-        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
-    ]
-
-
-@pytest.fixture
-def two_blas_threads():
-    """Set the BLAS libraries to 2 threads, a count that differs from a limit of 1.
-
-    The tests then see a change even on a machine whose default count is 1.
-    """
-    if not blas_thread_counts():
-        pytest.skip("threadpoolctl finds no BLAS library in this process")
-    with threadpool_limits(limits=2, user_api="blas"):
-        assert blas_thread_counts() == [2] * len(blas_thread_counts())
-        yield
 
 
 def train_recording_blas_threads(data, defaults, configuration, fail=False):
