@@ -108,7 +108,7 @@ def test_reporting_before_training_names_missing_inputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_before_data_processing_names_its_pipeline(tmp_path):
+def test_training_first_names_data_processing(tmp_path):
     project = copy_project(tmp_path / "project")
 
     code, output = run_kedro(project, "run", "--pipelines", "training")
